@@ -1,0 +1,51 @@
+"""The ``simperf`` command line: one argparse parser, subcommands contributed by feature modules.
+
+Each module in ``_COMMAND_MODULES`` exposes ``register(subparsers)``, which adds its subcommands
+and sets ``func(args) -> int`` on them. Modules are imported only when the command runs, so a
+feature that needs duckdb costs nothing to the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pytest_simperf.errors import SimperfError
+
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full parser with every feature's subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="simperf",
+        description="pytest-simperf: synthetic workforces, performance history and reports.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; errors we understand become one line on stderr and exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args))
+    except SimperfError as exc:
+        print(f"simperf {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"simperf {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
