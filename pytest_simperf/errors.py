@@ -16,7 +16,7 @@ class UsageError(SimperfError):
 
 
 class BaselineError(SimperfError):
-    """A baseline file that cannot be used (malformed, truncated, unknown schema); left untouched."""
+    """A baseline file that cannot be used (malformed, truncated, unknown schema)."""
 
 
 class SimperfWarning(UserWarning):
