@@ -1,0 +1,270 @@
+"""The ``simperf`` fixture's object: ``measure``, ``phase``, ``track`` and ``record``.
+
+It writes ``PhaseRecord``s into the test's collector; judging them happens after the test body,
+in the session. The one exception is the confirmation rerun: ``measure`` can call the function
+again, so it asks the verdict whether the first rounds would fail (or are borderline) and, if so,
+measures once more before the verdict is final. Phases run once and cannot be rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from pytest_simperf.calibration import MachineComparison as Comparability
+from pytest_simperf.errors import UsageError
+from pytest_simperf.markers import TestOptions
+from pytest_simperf.measure import (
+    Clock,
+    Counters,
+    DuckDBTracker,
+    MemoryTracker,
+    TrackedConnection,
+    configure_duckdb,
+    run_rounds,
+)
+from pytest_simperf.results import PhaseRecord, TestCollector
+from pytest_simperf.verdict import wants_confirmation
+
+_MB = 1024.0 * 1024.0
+# A measure() whose rounds would take longer than this stops early (after at least 3 rounds).
+MAX_MEASURE_TIME_S = 30.0
+
+
+@dataclasses.dataclass
+class PhaseHandle:
+    """Yielded by ``phase()``: set ``rows`` to report throughput for the block."""
+
+    name: str
+    year: int | None
+    rows: int | None = None
+
+
+@dataclasses.dataclass
+class TestContext:
+    """What the fixture needs to know about its test; built by the session."""
+
+    __test__ = False
+
+    collector: TestCollector
+    options: TestOptions
+    baseline: Mapping[str, Any] | None
+    comparability: Comparability
+    confirm: bool
+    duckdb_threads: int | None
+    memory: MemoryTracker
+    clock: Clock = time.perf_counter
+    cpu_clock: Clock = time.process_time
+
+
+class Simperf:
+    """Measures regions of a performance test. Get it by requesting the ``simperf`` fixture."""
+
+    def __init__(self, context: TestContext) -> None:
+        self._ctx = context
+        self._trackers: list[DuckDBTracker] = []
+        self._phase_stack: list[tuple[PhaseHandle, list[bool]]] = []
+        context.collector.uses_fixture = True
+
+    # -- connections -------------------------------------------------------------------------
+
+    def track(self, con: Any) -> TrackedConnection:
+        """Profile this DuckDB connection inside measured regions; use the returned object.
+
+        Statements run through it inside ``measure``/``phase`` contribute their exact work
+        counters (rows scanned, intermediate rows) and DuckDB's peak buffer memory.
+        """
+        if isinstance(con, TrackedConnection):
+            if con.simperf_tracker not in self._trackers:
+                self._trackers.append(con.simperf_tracker)
+            return con
+        for tracker in self._trackers:
+            if tracker.connection is con:
+                return TrackedConnection(con, tracker)
+        configure_duckdb(con, self._ctx.duckdb_threads)
+        tracker = DuckDBTracker(con)
+        self._trackers.append(tracker)
+        return TrackedConnection(con, tracker)
+
+    @contextmanager
+    def _counting(self) -> Iterator[list[Counters]]:
+        with ExitStack() as stack:
+            yield [stack.enter_context(t.counting()) for t in self._trackers]
+
+    @staticmethod
+    def _apply_counters(record: PhaseRecord, counters: list[Counters]) -> None:
+        if not counters:
+            return
+        statements = sum(c.statements for c in counters)
+        if statements == 0:
+            return
+        record.rows_scanned = sum(c.rows_scanned for c in counters)
+        record.intermediate_rows = sum(c.intermediate_rows for c in counters)
+        record.duckdb_peak_buffer_mb = max(c.peak_buffer_bytes for c in counters) / _MB
+
+    # -- regions -----------------------------------------------------------------------------
+
+    def _current_phase(self) -> PhaseHandle | None:
+        return self._phase_stack[-1][0] if self._phase_stack else None
+
+    def measure(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Warm up, then time ``fn(*args, **kwargs)`` over repeated rounds; return its result.
+
+        Inside a ``phase``, the rounds become that phase's samples; otherwise the region is named
+        ``measure`` (then ``measure_2``, …).
+        """
+        if not callable(fn):
+            raise UsageError(f"simperf.measure() needs a callable, got {fn!r}")
+        ctx, options = self._ctx, self._ctx.options
+        phase = self._current_phase()
+        if phase is not None:
+            self._phase_stack[-1][1][0] = True
+            name, year = phase.name, phase.year
+        else:
+            name, year = ctx.collector.next_measure_name(), None
+        counters: list[Counters] = []
+        result: Any = None
+        for index in range(options.warmup):
+            if index == 0:
+                with self._counting() as counters:
+                    result = fn(*args, **kwargs)
+            else:
+                result = fn(*args, **kwargs)
+        with ctx.memory.region() as region:
+            if options.warmup == 0:
+                with self._counting() as counters:
+                    rounds = self._rounds(fn, args, kwargs, options.rounds)
+            else:
+                rounds = self._rounds(fn, args, kwargs, options.rounds)
+        result = rounds.result
+        record = PhaseRecord(
+            name=name,
+            year=year,
+            samples_s=rounds.samples_s,
+            source="measure",
+            cpu_s=rounds.cpu_s,
+            start_rss_mb=region.start_mb,
+            peak_rss_mb=region.peak_mb,
+        )
+        self._apply_counters(record, counters)
+        if phase is not None and phase.rows is not None:
+            record.rows = phase.rows
+        elif isinstance(result, list | tuple):
+            record.rows = len(result)
+        baseline_phase = None
+        if ctx.baseline is not None:
+            baseline_phase = ctx.baseline.get("phases", {}).get(record.key)
+        if ctx.confirm and wants_confirmation(record, baseline_phase, options, ctx.comparability):
+            confirm = self._rounds(fn, args, kwargs, options.rounds)
+            record.confirm_samples_s = confirm.samples_s
+            result = confirm.result
+        ctx.collector.add(record)
+        return result
+
+    def _rounds(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], rounds: int
+    ) -> Any:
+        return run_rounds(
+            fn,
+            args,
+            kwargs,
+            rounds=rounds,
+            clock=self._ctx.clock,
+            cpu_clock=self._ctx.cpu_clock,
+            max_time_s=MAX_MEASURE_TIME_S,
+        )
+
+    @contextmanager
+    def phase(
+        self, name: str, *, year: int | None = None, rows: int | None = None
+    ) -> Iterator[PhaseHandle]:
+        """Time one named block (a component, a simulation year). Entered once per year, it
+        yields one record per (name, year); entered repeatedly, its samples accumulate."""
+        if not isinstance(name, str) or not name or "@" in name:
+            raise UsageError(
+                f"simperf.phase(): name must be a non-empty string without '@', got {name!r}"
+            )
+        if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+            raise UsageError(f"simperf.phase({name!r}): year must be an int, got {year!r}")
+        handle = PhaseHandle(name=name, year=year, rows=rows)
+        measured_inside = [False]
+        ctx = self._ctx
+        self._phase_stack.append((handle, measured_inside))
+        try:
+            with ctx.memory.region() as region, self._counting() as counters:
+                cpu0, t0 = ctx.cpu_clock(), ctx.clock()
+                yield handle
+                t1, cpu1 = ctx.clock(), ctx.cpu_clock()
+        finally:
+            self._phase_stack.pop()
+        if measured_inside[0]:
+            return  # measure() inside the block recorded proper rounds for this phase
+        record = PhaseRecord(
+            name=name,
+            year=year,
+            samples_s=[t1 - t0],
+            source="phase",
+            cpu_s=[cpu1 - cpu0],
+            start_rss_mb=region.start_mb,
+            peak_rss_mb=region.peak_mb,
+            rows=handle.rows,
+        )
+        self._apply_counters(record, counters)
+        ctx.collector.add(record)
+
+    def record(
+        self,
+        name: str,
+        *,
+        year: int | None = None,
+        samples_s: list[float] | tuple[float, ...],
+        rows: int | None = None,
+        cpu_s: list[float] | tuple[float, ...] | None = None,
+        peak_rss_mb: float | None = None,
+        start_rss_mb: float | None = None,
+        duckdb_peak_buffer_mb: float | None = None,
+        rows_scanned: int | None = None,
+        intermediate_rows: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """Add a region timed elsewhere (dbt run results, pytest-benchmark rounds)."""
+        samples = [float(s) for s in samples_s]
+        if not samples or any(s < 0 for s in samples):
+            raise UsageError(f"simperf.record({name!r}): samples_s must be non-empty and ≥ 0")
+        self._ctx.collector.add(
+            PhaseRecord(
+                name=name,
+                year=year,
+                samples_s=samples,
+                source="record",
+                cpu_s=[float(c) for c in cpu_s or []],
+                start_rss_mb=start_rss_mb,
+                peak_rss_mb=peak_rss_mb,
+                duckdb_peak_buffer_mb=duckdb_peak_buffer_mb,
+                rows=rows,
+                rows_scanned=rows_scanned,
+                intermediate_rows=intermediate_rows,
+                meta=dict(meta or {}),
+            )
+        )
+
+    @property
+    def records(self) -> list[PhaseRecord]:
+        """What this test has measured so far."""
+        return list(self._ctx.collector.phases.values())
+
+
+def prepare_connection(request: Any, con: Any) -> Any:
+    """Get a DuckDB connection ready for measured work in a test: threads pinned per settings,
+    and tracked by ``simperf`` when the test uses it. Returns the connection to hand out."""
+    from pytest_simperf.session import get_session
+
+    session = get_session(request.config)
+    configure_duckdb(con, session.settings.duckdb_threads)
+    if "simperf" in request.fixturenames and session.settings.enabled:
+        simperf: Simperf = request.getfixturevalue("simperf")
+        return simperf.track(con)
+    return con

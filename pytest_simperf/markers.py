@@ -1,0 +1,203 @@
+"""The ``sla`` and ``simperf`` markers, parsed strictly into frozen dataclasses.
+
+Parsing is separate from pytest so that every rule (negative seconds, unknown keyword, warning
+outside (0, 1]) has a plain unit test; the plugin calls these at collection and turns a
+``UsageError`` into an error naming the test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pytest_simperf.errors import UsageError
+from pytest_simperf.options import ComponentSla, Settings, parse_fail_on
+from pytest_simperf.stats import Thresholds
+
+SLA_SIGNATURE = (
+    "sla(seconds=None, memory_mb=None, rows_per_second=None, warning=0.8, phase=None): "
+    "performance limits for this test's measured regions (or only for the phase named by "
+    "phase=). Past `warning` of a limit is SLA_WARNING; past the limit is SLA_BREACH, which "
+    "fails the test. Marks the test as a performance test (run with --simperf)."
+)
+SIMPERF_SIGNATURE = (
+    "simperf(thresholds=None, memory_thresholds=None, fail_on=None, rounds=None, warmup=None): "
+    "per-test overrides of the regression thresholds (percent, e.g. (10, 20, 40)), the class "
+    "that fails, and measure() rounds. Marks the test as a performance test."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SlaMarker:
+    """One ``@pytest.mark.sla(...)``."""
+
+    seconds: float | None = None
+    memory_mb: float | None = None
+    rows_per_second: float | None = None
+    warning: float = 0.8
+    phase: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EffectiveSla:
+    """The limits that apply to one measured region, and where they came from."""
+
+    seconds: float | None
+    warning_seconds: float | None
+    memory_mb: float | None
+    warning_memory_mb: float | None
+    rows_per_second: float | None
+    warning: float
+    source: str
+
+    @property
+    def empty(self) -> bool:
+        return self.seconds is None and self.memory_mb is None and self.rows_per_second is None
+
+
+@dataclasses.dataclass(frozen=True)
+class TestOptions:
+    """Per-test settings after applying a ``simperf`` marker over the session settings."""
+
+    thresholds: Thresholds
+    memory_thresholds: Thresholds
+    fail_on: str
+    rounds: int
+    warmup: int
+
+
+def _number(value: Any, what: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(f"{what} must be a number, got {value!r}")
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise UsageError(f"{what} must be finite, got {value!r}")
+    if number < 0 or (number == 0 and not allow_zero):
+        raise UsageError(f"{what} must be greater than 0, got {value!r}")
+    return number
+
+
+def parse_sla(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -> SlaMarker:
+    """Validate one ``sla`` marker; ``where`` names the test in any error."""
+    if args:
+        raise UsageError(f"{where}: sla() takes keyword arguments only, got {tuple(args)!r}")
+    known = {f.name for f in dataclasses.fields(SlaMarker)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise UsageError(
+            f"{where}: sla() got unknown keyword(s) {', '.join(unknown)}; "
+            f"expected {', '.join(sorted(known))}"
+        )
+    values: dict[str, Any] = {}
+    for key in ("seconds", "memory_mb", "rows_per_second"):
+        if kwargs.get(key) is not None:
+            values[key] = _number(kwargs[key], f"{where}: sla({key}=...)")
+    if "warning" in kwargs:
+        warning = _number(kwargs["warning"], f"{where}: sla(warning=...)")
+        if warning > 1:
+            raise UsageError(f"{where}: sla(warning=...) is a fraction in (0, 1], got {warning}")
+        values["warning"] = warning
+    phase = kwargs.get("phase")
+    if phase is not None:
+        if not isinstance(phase, str) or not phase:
+            raise UsageError(f"{where}: sla(phase=...) must be a phase name, got {phase!r}")
+        values["phase"] = phase
+    if not any(key in values for key in ("seconds", "memory_mb", "rows_per_second")):
+        raise UsageError(
+            f"{where}: sla() needs at least one of seconds, memory_mb, rows_per_second"
+        )
+    return SlaMarker(**values)
+
+
+def _thresholds(value: Any, what: str) -> Thresholds:
+    if isinstance(value, str):
+        return Thresholds.parse(value, source=what)
+    if isinstance(value, Sequence) and len(value) == 3:
+        return Thresholds.parse(",".join(str(v) for v in value), source=what)
+    raise UsageError(f"{what} must be three percentages like (15, 30, 50), got {value!r}")
+
+
+def parse_simperf(
+    args: Sequence[Any], kwargs: Mapping[str, Any], where: str, settings: Settings
+) -> TestOptions:
+    """Apply a ``simperf`` marker's overrides to the session settings."""
+    if args:
+        raise UsageError(f"{where}: simperf() takes keyword arguments only, got {tuple(args)!r}")
+    known = {"thresholds", "memory_thresholds", "fail_on", "rounds", "warmup"}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise UsageError(
+            f"{where}: simperf() got unknown keyword(s) {', '.join(unknown)}; "
+            f"expected {', '.join(sorted(known))}"
+        )
+    options = default_test_options(settings)
+    changes: dict[str, Any] = {}
+    if kwargs.get("thresholds") is not None:
+        changes["thresholds"] = _thresholds(kwargs["thresholds"], f"{where}: simperf(thresholds=)")
+    if kwargs.get("memory_thresholds") is not None:
+        changes["memory_thresholds"] = _thresholds(
+            kwargs["memory_thresholds"], f"{where}: simperf(memory_thresholds=)"
+        )
+    if kwargs.get("fail_on") is not None:
+        changes["fail_on"] = parse_fail_on(kwargs["fail_on"], f"{where}: simperf(fail_on=)")
+    for key, minimum in (("rounds", 1), ("warmup", 0)):
+        if kwargs.get(key) is not None:
+            value = kwargs[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise UsageError(
+                    f"{where}: simperf({key}=...) must be a whole number ≥ {minimum}, got {value!r}"
+                )
+            changes[key] = 3 if (key == "rounds" and settings.quick) else value
+    return dataclasses.replace(options, **changes)
+
+
+def default_test_options(settings: Settings) -> TestOptions:
+    return TestOptions(
+        thresholds=settings.thresholds,
+        memory_thresholds=settings.memory_thresholds,
+        fail_on=settings.fail_on,
+        rounds=settings.rounds,
+        warmup=settings.warmup,
+    )
+
+
+def effective_sla(
+    name: str,
+    markers: Iterable[SlaMarker],
+    components: Mapping[str, ComponentSla],
+) -> EffectiveSla | None:
+    """The SLA for region ``name``: marker for that phase > test marker > component config."""
+    markers = list(markers)
+    specific = [m for m in markers if m.phase == name]
+    general = [m for m in markers if m.phase is None]
+    for chosen, source in ((specific, f"sla(phase={name!r}) marker"), (general, "sla marker")):
+        if chosen:
+            marker = chosen[-1]
+            return EffectiveSla(
+                seconds=marker.seconds,
+                warning_seconds=None if marker.seconds is None else marker.seconds * marker.warning,
+                memory_mb=marker.memory_mb,
+                warning_memory_mb=(
+                    None if marker.memory_mb is None else marker.memory_mb * marker.warning
+                ),
+                rows_per_second=marker.rows_per_second,
+                warning=marker.warning,
+                source=source,
+            )
+    config = components.get(name)
+    if config is not None:
+        warning_seconds = config.warning_seconds
+        if warning_seconds is None and config.seconds is not None:
+            warning_seconds = config.seconds * 0.8
+        return EffectiveSla(
+            seconds=config.seconds,
+            warning_seconds=warning_seconds,
+            memory_mb=config.memory_mb,
+            warning_memory_mb=None if config.memory_mb is None else config.memory_mb * 0.8,
+            rows_per_second=config.rows_per_second,
+            warning=0.8,
+            source=f"component SLA {name!r}",
+        )
+    return None

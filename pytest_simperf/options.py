@@ -1,0 +1,394 @@
+"""Command-line options, their ini twins, and the one frozen ``Settings`` they resolve to.
+
+Every option with an ini twin defaults to ``None`` on the command line, so that an ini value is
+used when the flag is absent and the flag wins when present (the trap pytest-memray fell into
+with flags defaulting to ``False``). Values are validated once, here, and a bad one raises
+``UsageError`` naming the option or ini key it came from. This module does not import pytest:
+the parser and config are passed in and used through their public methods only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from pytest_simperf.errors import UsageError
+from pytest_simperf.stats import Thresholds
+
+FAIL_ON_CHOICES = ("MINOR", "MAJOR", "CRITICAL", "never")
+DEFAULT_MEMORY_THRESHOLDS = "25,50,100"
+
+
+def thresholds_percent(thresholds: Thresholds) -> list[float]:
+    """Thresholds as the percentages users typed (for reports and history)."""
+    values = (thresholds.minor, thresholds.major, thresholds.critical)
+    return [round(value * 100, 6) for value in values]
+
+
+class _Config(Protocol):
+    @property
+    def rootpath(self) -> Path: ...
+
+    def getoption(self, name: str) -> Any: ...
+
+    def getini(self, name: str) -> Any: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentSla:
+    """An SLA for one component (a phase name or dbt model), from configuration."""
+
+    seconds: float | None = None
+    warning_seconds: float | None = None
+    memory_mb: float | None = None
+    rows_per_second: float | None = None
+
+    def to_json(self) -> dict[str, float | None]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything the plugin needs to know about this session's options, resolved once."""
+
+    enabled: bool = False
+    update_baseline: bool = False
+    baseline_dir: Path = Path("baselines")
+    fail_on: str = "MINOR"
+    thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
+    memory_thresholds: Thresholds = dataclasses.field(
+        default_factory=lambda: Thresholds.parse(DEFAULT_MEMORY_THRESHOLDS, source="default")
+    )
+    json_path: Path | None = None
+    markdown_path: Path | None = None
+    history_path: Path | None = None
+    rounds: int = 7
+    warmup: int = 1
+    quick: bool = False
+    confirm: bool = True
+    duckdb_threads: int | None = 1
+    calibrate: bool = True
+    growth_pct: float = 10.0
+    component_slas: Mapping[str, ComponentSla] = dataclasses.field(default_factory=dict)
+
+    def options_json(self) -> dict[str, Any]:
+        """The options worth recording with a run (history, JSON report)."""
+        return {
+            "fail_on": self.fail_on,
+            "thresholds": thresholds_percent(self.thresholds),
+            "memory_thresholds": thresholds_percent(self.memory_thresholds),
+            "update_baseline": self.update_baseline,
+            "quick": self.quick,
+            "rounds": self.rounds,
+            "warmup": self.warmup,
+            "confirm": self.confirm,
+            "duckdb_threads": self.duckdb_threads,
+        }
+
+
+# name, ini type, help; the command-line flag is "--" + name with "_" -> "-".
+_INI: tuple[tuple[str, str, str], ...] = (
+    ("simperf", "bool", "run performance tests and compare them with baselines"),
+    ("simperf_baseline_dir", "string", "folder of baseline JSON files (default: baselines)"),
+    ("simperf_fail_on", "string", "lowest regression class that fails a test"),
+    ("simperf_thresholds", "string", "slowdown % for MINOR,MAJOR,CRITICAL (default 15,30,50)"),
+    ("simperf_memory_thresholds", "string", "memory growth % for MINOR,MAJOR,CRITICAL"),
+    ("simperf_json", "string", "write a JSON report to this path"),
+    ("simperf_markdown", "string", "write a Markdown summary to this path"),
+    ("simperf_history", "string", "history database path, or 'off'"),
+    ("simperf_rounds", "string", "timed rounds per measure() call (default 7)"),
+    ("simperf_warmup", "string", "warm-up rounds per measure() call (default 1)"),
+    ("simperf_duckdb_threads", "string", "DuckDB threads for measured connections, or 'auto'"),
+    ("simperf_growth_pct", "string", "memory growth %/year that flags a multi-year trend"),
+    ("simperf_sla", "linelist", "component SLAs: 'name = seconds [warning=S] [memory_mb=M]'"),
+)
+
+
+def add_options(parser: Any) -> None:
+    """Register the core options and ini keys in the ``simperf`` group."""
+    group = parser.getgroup("simperf", "performance regression gates (pytest-simperf)")
+    group.addoption(
+        "--simperf",
+        action="store_true",
+        default=None,
+        help="run performance tests (marked sla/simperf or using the simperf fixture) and "
+        "compare them with committed baselines; without it they are skipped",
+    )
+    group.addoption(
+        "--simperf-update-baseline",
+        action="store_true",
+        default=False,
+        help="(re)record baselines for the performance tests that run (implies --simperf)",
+    )
+    group.addoption(
+        "--simperf-baseline-dir",
+        default=None,
+        metavar="DIR",
+        help="folder of baseline files, relative to rootdir (default: baselines)",
+    )
+    group.addoption(
+        "--simperf-fail-on",
+        default=None,
+        metavar="CLASS",
+        help="lowest class that fails a test: MINOR, MAJOR, CRITICAL or never (default: MINOR)",
+    )
+    group.addoption(
+        "--simperf-thresholds",
+        default=None,
+        metavar="P1,P2,P3",
+        help="percent slowdown for MINOR,MAJOR,CRITICAL (default: 15,30,50)",
+    )
+    group.addoption(
+        "--simperf-memory-thresholds",
+        default=None,
+        metavar="P1,P2,P3",
+        help=f"percent memory growth for MINOR,MAJOR,CRITICAL "
+        f"(default: {DEFAULT_MEMORY_THRESHOLDS})",
+    )
+    group.addoption(
+        "--simperf-json", default=None, metavar="PATH", help="write a machine-readable JSON report"
+    )
+    group.addoption(
+        "--simperf-markdown",
+        default=None,
+        metavar="PATH",
+        help="write a Markdown summary (for a CI job summary or PR comment)",
+    )
+    group.addoption(
+        "--simperf-history",
+        default=None,
+        metavar="PATH",
+        help="append the run to this DuckDB history file "
+        "(default: .simperf/history.duckdb; 'off' to disable)",
+    )
+    group.addoption(
+        "--simperf-rounds",
+        default=None,
+        metavar="N",
+        help="timed rounds per simperf.measure() call (default: 7)",
+    )
+    group.addoption(
+        "--simperf-warmup",
+        default=None,
+        metavar="N",
+        help="warm-up rounds per simperf.measure() call (default: 1)",
+    )
+    group.addoption(
+        "--simperf-quick",
+        action="store_true",
+        default=False,
+        help="fewer rounds and no confirmation reruns: for a quick local look, not for a CI gate",
+    )
+    group.addoption(
+        "--simperf-duckdb-threads",
+        default=None,
+        metavar="N|auto",
+        help="DuckDB threads on measured connections (default: 1, for stable "
+        "timings; 'auto' leaves DuckDB's default)",
+    )
+    group.addoption(
+        "--simperf-growth-pct",
+        default=None,
+        metavar="PCT",
+        help="flag memory growing more than PCT%% per simulation year (default: 10)",
+    )
+    for name, kind, help_text in _INI:
+        parser.addini(name, help_text, type=kind, default=None)
+
+
+def _pick(config: _Config, name: str) -> tuple[Any, str]:
+    """Return (value, source): the command-line value if given, else the ini value."""
+    flag = "--" + name.replace("_", "-")
+    value = config.getoption(name)
+    if value is not None and value is not False:
+        return value, flag
+    ini_value = config.getini(name)
+    if ini_value not in (None, "", []):
+        return ini_value, f"ini option {name}"
+    return None, flag
+
+
+def _positive_int(value: Any, source: str, *, minimum: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise UsageError(f"{source}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise UsageError(f"{source}: must be at least {minimum}, got {number}")
+    return number
+
+
+def _positive_float(value: Any, source: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise UsageError(f"{source}: expected a number, got {value!r}") from None
+    if not number > 0:
+        raise UsageError(f"{source}: must be greater than 0, got {value!r}")
+    return number
+
+
+def _bool(value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"{source}: expected true or false, got {value!r}")
+
+
+def parse_fail_on(value: Any, source: str) -> str:
+    """Normalise a fail-on class; case-insensitive, 'never' disables regression failures."""
+    text = str(value).strip()
+    for choice in FAIL_ON_CHOICES:
+        if text.lower() == choice.lower():
+            return choice
+    raise UsageError(f"{source}: expected one of {', '.join(FAIL_ON_CHOICES)}, got {value!r}")
+
+
+def parse_threads(value: Any, source: str) -> int | None:
+    """``auto`` means leave DuckDB's own default (all cores); otherwise a count ≥ 1."""
+    if str(value).strip().lower() == "auto":
+        return None
+    return _positive_int(value, source, minimum=1)
+
+
+def _parse_sla_line(line: str, source: str) -> tuple[str, ComponentSla]:
+    """Parse ``name = seconds [warning=S] [memory_mb=M] [rows_per_second=R]``."""
+    name, sep, rest = line.partition("=")
+    name = name.strip()
+    if not sep or not name or not rest.strip():
+        raise UsageError(f"{source}: expected 'component = seconds [key=value ...]', got {line!r}")
+    fields: dict[str, float] = {}
+    for index, token in enumerate(rest.split()):
+        key, eq, raw = token.partition("=")
+        if not eq:
+            if index != 0:
+                raise UsageError(f"{source}: {line!r}: expected key=value, got {token!r}")
+            key, raw = "seconds", token
+        key = {"warning": "warning_seconds", "memory": "memory_mb"}.get(key, key)
+        if key not in _SLA_KEYS:
+            raise UsageError(
+                f"{source}: {line!r}: unknown key {key!r} (expected {', '.join(_SLA_KEYS)})"
+            )
+        fields[key] = _positive_float(raw, f"{source}: {name}.{key}")
+    return name, _component_sla(fields, f"{source}: {name}")
+
+
+_SLA_KEYS = tuple(f.name for f in dataclasses.fields(ComponentSla))
+
+
+def _component_sla(fields: Mapping[str, Any], source: str) -> ComponentSla:
+    unknown = sorted(set(fields) - set(_SLA_KEYS))
+    if unknown:
+        raise UsageError(f"{source}: unknown key(s) {unknown} (expected {', '.join(_SLA_KEYS)})")
+    values = {key: _positive_float(value, f"{source}.{key}") for key, value in fields.items()}
+    sla = ComponentSla(**values)
+    if (
+        sla.seconds is not None
+        and sla.warning_seconds is not None
+        and sla.warning_seconds > sla.seconds
+    ):
+        raise UsageError(f"{source}: warning_seconds ({sla.warning_seconds}) exceeds seconds")
+    return sla
+
+
+def load_pyproject_slas(path: Path) -> dict[str, ComponentSla]:
+    """Read ``[tool.simperf.sla]`` from pyproject.toml: name = seconds, or a table of fields."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot parse TOML: {exc}") from None
+    table = data.get("tool", {}).get("simperf", {}).get("sla", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.simperf.sla] must be a table")
+    slas: dict[str, ComponentSla] = {}
+    for name, value in table.items():
+        source = f"{path} [tool.simperf.sla] {name}"
+        if isinstance(value, dict):
+            slas[name] = _component_sla(value, source)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            slas[name] = _component_sla({"seconds": value}, source)
+        else:
+            raise UsageError(f"{source}: expected seconds or a table, got {value!r}")
+    return slas
+
+
+def resolve_settings(config: _Config) -> Settings:
+    """Turn options and ini values into a validated ``Settings`` (raises ``UsageError``)."""
+    getters: dict[str, Callable[[], tuple[Any, str]]] = {
+        name: functools.partial(_pick, config, name) for name, _, _ in _INI
+    }
+    update = bool(config.getoption("simperf_update_baseline"))
+    enabled_value, enabled_source = getters["simperf"]()
+    enabled = update or (enabled_value is not None and _bool(enabled_value, enabled_source))
+    quick = bool(config.getoption("simperf_quick"))
+
+    value, source = getters["simperf_baseline_dir"]()
+    baseline_dir = config.rootpath / (str(value) if value else "baselines")
+
+    value, source = getters["simperf_fail_on"]()
+    fail_on = parse_fail_on(value, source) if value is not None else "MINOR"
+
+    value, source = getters["simperf_thresholds"]()
+    thresholds = Thresholds.parse(str(value), source=source) if value else Thresholds()
+
+    value, source = getters["simperf_memory_thresholds"]()
+    memory_thresholds = Thresholds.parse(
+        str(value) if value else DEFAULT_MEMORY_THRESHOLDS, source=source
+    )
+
+    def _path(name: str) -> Path | None:
+        raw, _ = getters[name]()
+        return config.rootpath / str(raw) if raw else None
+
+    value, source = getters["simperf_history"]()
+    if value is None:
+        history_path: Path | None = config.rootpath / ".simperf" / "history.duckdb"
+    elif str(value).strip().lower() in ("off", "none", "false", "0"):
+        history_path = None
+    else:
+        history_path = config.rootpath / str(value)
+
+    value, source = getters["simperf_rounds"]()
+    rounds = _positive_int(value, source, minimum=1) if value is not None else (3 if quick else 7)
+    value, source = getters["simperf_warmup"]()
+    warmup = _positive_int(value, source, minimum=0) if value is not None else 1
+    value, source = getters["simperf_duckdb_threads"]()
+    threads = parse_threads(value, source) if value is not None else 1
+    value, source = getters["simperf_growth_pct"]()
+    growth_pct = _positive_float(value, source) if value is not None else 10.0
+
+    slas = load_pyproject_slas(config.rootpath / "pyproject.toml")
+    lines = config.getini("simperf_sla") or []
+    for line in lines:
+        if line.strip() and not line.strip().startswith("#"):
+            name, sla = _parse_sla_line(line.strip(), "ini option simperf_sla")
+            slas[name] = sla
+
+    return Settings(
+        enabled=enabled,
+        update_baseline=update,
+        baseline_dir=baseline_dir,
+        fail_on=fail_on,
+        thresholds=thresholds,
+        memory_thresholds=memory_thresholds,
+        json_path=_path("simperf_json"),
+        markdown_path=_path("simperf_markdown"),
+        history_path=history_path,
+        rounds=rounds,
+        warmup=warmup,
+        quick=quick,
+        confirm=not quick,
+        duckdb_threads=threads,
+        growth_pct=growth_pct,
+        component_slas=slas,
+    )

@@ -1,0 +1,1 @@
+"""Reports built from the run report dict: terminal, JSON, Markdown, HTML dashboard."""

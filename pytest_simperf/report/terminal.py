@@ -1,0 +1,127 @@
+"""The terminal summary: one table of every measured phase, then what needs attention."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def fmt_seconds(value: float | None) -> str:
+    """Human-scaled seconds: 412µs, 12.3ms, 1.234s."""
+    if value is None:
+        return "-"
+    if value < 1e-3:
+        return f"{value * 1e6:.0f}µs"
+    if value < 1:
+        return f"{value * 1e3:.1f}ms"
+    return f"{value:.3f}s"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f}%"
+
+
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}MB"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned text columns (numbers right-aligned), two spaces apart."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    numeric = [
+        all(cell[:1] in "+-0123456789" or cell == "-" for cell in (r[i] for r in rows)) and rows
+        for i in range(len(headers))
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(width) if num else cell.ljust(width)
+            for cell, width, num in zip(cells, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    out.extend(line(row) for row in rows)
+    return out
+
+
+def _short(nodeid: str, width: int = 48) -> str:
+    return nodeid if len(nodeid) <= width else "…" + nodeid[-(width - 1) :]
+
+
+def render_summary(report: dict[str, Any]) -> str:
+    """The text shown after the run: the phase table, growth flags, baselines, warnings."""
+    lines: list[str] = []
+    run = report["run"]
+    options = run["options"]
+    thresholds = "/".join(f"{t:g}" for t in options["thresholds"])
+    lines.append(
+        f"thresholds MINOR/MAJOR/CRITICAL > {thresholds}% · fail on {options['fail_on']} · "
+        f"DuckDB threads {run['duckdb_threads'] or 'auto'} · rounds {options['rounds']}"
+        + (" · QUICK (no confirmation reruns)" if options["quick"] else "")
+        + (" · recording baselines" if options["update_baseline"] else "")
+    )
+    rows = []
+    for test in report["tests"]:
+        for phase in test["phases"]:
+            key = phase["name"] if phase["year"] is None else f"{phase['name']}@{phase['year']}"
+            rows.append(
+                [
+                    _short(test["nodeid"]),
+                    key,
+                    fmt_seconds(phase["median_s"]),
+                    fmt_seconds(phase["baseline_median_s"]),
+                    _pct(phase["change_pct"]),
+                    phase["severity"] + (" plan" if phase["plan_changed"] else ""),
+                    phase["sla_status"] or "-",
+                    _mb(phase["peak_alloc_mb"]),
+                    _pct(phase.get("yoy_change_pct")),
+                ]
+            )
+    if rows:
+        lines.extend(
+            table(
+                ["test", "phase", "median", "baseline", "Δ%", "class", "SLA", "memory", "YoY"], rows
+            )
+        )
+    else:
+        lines.append("no performance test measured anything")
+    for test in report["tests"]:
+        for flag in test["growth"]:
+            lines.append(f"growth  {_short(test['nodeid'])}: {flag['detail']}")
+        if test["comparison"] not in ("none", "same_machine"):
+            lines.append(f"note    {_short(test['nodeid'])}: {test['comparison_reason']}")
+        for phase in test["phases"]:
+            if phase.get("too_noisy") and phase.get("advice"):
+                lines.append(f"noisy   {_short(test['nodeid'])} {phase['name']}: {phase['advice']}")
+    base = report["baselines"]
+    for label in ("created", "updated", "removed", "stale", "new"):
+        items = base.get(label) or []
+        if items:
+            verb = {
+                "stale": "stale baseline entries (test no longer exists; removed on "
+                "--simperf-update-baseline)",
+                "new": "new (no baseline yet; record with --simperf-update-baseline)",
+                "removed": "stale entries removed",
+            }.get(label, f"baselines {label}")
+            lines.append(f"{verb}: {len(items)}")
+            lines.extend(f"  {nodeid}" for nodeid in items)
+    for message in base.get("errors") or []:
+        lines.append(f"error: {message}")
+    for path in base.get("files_written") or []:
+        lines.append(f"wrote {path}")
+    if run.get("xdist_workers"):
+        lines.append(
+            f"note: measured on {run['xdist_workers']} parallel xdist workers, which disturb "
+            "each other's timings; see README 'Parallel runs' to keep perf tests serial"
+        )
+    for message in report.get("output_errors") or []:
+        lines.append(f"error: {message}")
+    failed = [t for t in report["tests"] if t["outcome"] == "failed"]
+    lines.append(
+        f"{len(report['tests'])} performance test(s), {len(failed)} failed"
+        + ("" if not failed else ": " + ", ".join(_short(t["nodeid"], 60) for t in failed))
+    )
+    return "\n".join(lines)

@@ -1,0 +1,437 @@
+"""The session object: per-test contexts, judging, baseline updates, reports, xdist merging.
+
+One ``SimperfSession`` per pytest process, found through ``config.stash`` (``get_session``).
+It does not import pytest; the plugin feeds it node ids, markers and outcomes. Under
+pytest-xdist each worker judges its own tests and sends a JSON-safe payload to the controller,
+which alone writes baselines, reports and history — once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_simperf import baseline as baseline_mod
+from pytest_simperf.calibration import (
+    CalibrationResult,
+    MachineComparison,
+    compare_machines,
+    machine_fingerprint,
+    run_calibration,
+)
+from pytest_simperf.errors import BaselineError
+from pytest_simperf.fixtures import TestContext
+from pytest_simperf.markers import SlaMarker, TestOptions, effective_sla
+from pytest_simperf.measure import MemoryTracker, default_memory_reader
+from pytest_simperf.multiyear import annotate_years, summarize_test
+from pytest_simperf.options import Settings, thresholds_percent
+from pytest_simperf.results import PhaseRecord, TestCollector
+from pytest_simperf.stats import severity_rank
+from pytest_simperf.verdict import SLA_ORDER, fails, judge_phase, worst
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def get_session(config: Any) -> SimperfSession:
+    """The session object of a pytest config (registered by the plugin at configure time)."""
+    from pytest_simperf.plugin import SESSION_KEY
+
+    session: SimperfSession = config.stash[SESSION_KEY]
+    return session
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def git_state(root: Path) -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the repository at ``root``, or (None, None) outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return commit or None, bool(status.strip())
+
+
+@dataclasses.dataclass
+class TestResult:
+    """The judged outcome of one test: its report dict and why it fails, if it does."""
+
+    __test__ = False
+
+    report: dict[str, Any]
+    failures: list[str]
+    section: str
+
+
+class SimperfSession:
+    """State of pytest-simperf for one pytest process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rootpath: Path,
+        *,
+        worker_id: str | None = None,
+        calibrate: Callable[[], CalibrationResult] | None = None,
+        fingerprint: Callable[[], dict[str, Any]] = machine_fingerprint,
+        memory: MemoryTracker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.rootpath = rootpath
+        self.worker_id = worker_id
+        self.store = baseline_mod.BaselineStore(settings.baseline_dir)
+        self.started_at = _now()
+        self._t0 = time.monotonic()
+        self._calibrate = calibrate or (lambda: run_calibration())
+        self._fingerprint = fingerprint
+        self._machine: dict[str, Any] | None = None
+        self._calibration: CalibrationResult | None = None
+        self._calibrated = False
+        self._memory = memory
+        self._collectors: dict[str, TestCollector] = {}
+        self._contexts: dict[str, TestContext] = {}
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.queued: dict[str, dict[str, Any]] = {}
+        self.known_nodeids: set[str] = set()
+        self.modules: set[str] = set()
+        self.perf_nodeids: set[str] = set()
+        self.xdist_workers = 0
+        self.worker_errors: list[str] = []
+
+    # -- machine --------------------------------------------------------------------------
+
+    @property
+    def machine(self) -> dict[str, Any]:
+        if self._machine is None:
+            self._machine = self._fingerprint()
+            self._machine["duckdb_threads"] = self.settings.duckdb_threads
+        return self._machine
+
+    @property
+    def calibration(self) -> CalibrationResult | None:
+        """This process's calibration, run once on first need (about 0.1 s)."""
+        if not self._calibrated:
+            self._calibrated = True
+            if self.settings.calibrate:
+                self._calibration = self._calibrate()
+        return self._calibration
+
+    @property
+    def memory(self) -> MemoryTracker:
+        if self._memory is None:
+            self._memory = MemoryTracker(default_memory_reader())
+        return self._memory
+
+    # -- collection ---------------------------------------------------------------------------
+
+    def note_collected(self, nodeids: Iterable[str], *, perf: Iterable[str] = ()) -> None:
+        """Remember which tests exist (selected or deselected): needed to call entries stale."""
+        for nodeid in nodeids:
+            self.known_nodeids.add(nodeid)
+            self.modules.add(baseline_mod.module_key(nodeid)[0])
+        self.perf_nodeids.update(perf)
+
+    # -- one test -----------------------------------------------------------------------------
+
+    def _comparability(self, entry: Mapping[str, Any] | None, module: str) -> MachineComparison:
+        if entry is None:
+            return MachineComparison("none", 1.0, 0.0, "no baseline")
+        threads = entry.get("duckdb_threads", self.settings.duckdb_threads)
+        if threads != self.settings.duckdb_threads:
+            return MachineComparison(
+                "threads_differ",
+                1.0,
+                0.0,
+                f"baseline recorded with DuckDB threads={threads}, this run uses "
+                f"{self.settings.duckdb_threads}: timings and counters are not comparable; "
+                "use the same --simperf-duckdb-threads or re-record",
+            )
+        machine = self.store.machine(str(entry.get("machine")), module)
+        base_cal = entry.get("calibration")
+        return compare_machines(
+            machine,
+            CalibrationResult.from_dict(base_cal) if isinstance(base_cal, dict) else None,
+            self.machine,
+            self.calibration,
+        )
+
+    def context_for(self, nodeid: str, options: TestOptions, **overrides: Any) -> TestContext:
+        """The fixture's view of a test; created on the first measurement of the test."""
+        if nodeid in self._contexts:
+            return self._contexts[nodeid]
+        _ = self.calibration  # before the first measurement, not in the middle of the run
+        collector = TestCollector(nodeid)
+        module = baseline_mod.module_key(nodeid)[0]
+        entry: dict[str, Any] | None
+        try:
+            entry = None if self.settings.update_baseline else self.store.entry(nodeid)
+        except BaselineError:
+            entry = None  # reported by finish_test, which fails the test
+        context = TestContext(
+            collector=collector,
+            options=options,
+            baseline=entry,
+            comparability=self._comparability(entry, module),
+            confirm=self.settings.confirm and not self.settings.update_baseline,
+            duckdb_threads=self.settings.duckdb_threads,
+            memory=self.memory,
+            **overrides,
+        )
+        self._collectors[nodeid] = collector
+        self._contexts[nodeid] = context
+        return context
+
+    def add_record(self, nodeid: str, options: TestOptions, record: PhaseRecord) -> None:
+        """Record a region measured outside the fixture (the whole call of a marked test)."""
+        self.context_for(nodeid, options).collector.add(record)
+
+    def finish_test(
+        self, nodeid: str, options: TestOptions, slas: list[SlaMarker]
+    ) -> TestResult | None:
+        """Judge a test's records; None when the test measured nothing."""
+        context = self._contexts.pop(nodeid, None)
+        self._collectors.pop(nodeid, None)
+        if context is None:
+            return None
+        records = list(context.collector.phases.values())
+        module = baseline_mod.module_key(nodeid)[0]
+        baseline_file = self.store.path_for(module)
+        failures: list[str] = []
+        baseline_error: str | None = None
+        try:
+            self.store.file(module)
+        except BaselineError as exc:
+            baseline_error = str(exc)
+            failures.append(baseline_error)
+        entry = context.baseline
+        threads_match = context.comparability.mode != "threads_differ"
+        verdicts = [
+            judge_phase(
+                record,
+                None if entry is None else entry.get("phases", {}).get(record.key),
+                options=options,
+                sla=effective_sla(record.name, slas, self.settings.component_slas),
+                comparability=context.comparability,
+                threads_match=threads_match,
+            )
+            for record in records
+        ]
+        phases = [v.to_json() for v in verdicts]
+        growth = annotate_years(phases, growth_pct=self.settings.growth_pct)
+        relpath = _relative(baseline_file, self.rootpath)
+        accept = f"pytest --simperf-update-baseline '{nodeid}'"
+        for verdict, phase in zip(verdicts, phases, strict=True):
+            key = verdict.record.key
+            for reason in verdict.sla.reasons:
+                failures.append(f"SLA_BREACH in {key}: {reason}")
+            if not self.settings.update_baseline and fails(verdict.severity, options.fail_on):
+                failures.append(
+                    f"{verdict.severity} regression in {key}: {phase['why']} "
+                    f"[baseline {relpath}; fail-on {options.fail_on}]. "
+                    f"If this change is intended, accept it with: {accept}"
+                )
+        if entry is None and not self.settings.update_baseline and baseline_error is None:
+            status = "new"
+        elif self.settings.update_baseline:
+            status = "recorded"
+        else:
+            status = "compared"
+        report = {
+            "nodeid": nodeid,
+            "outcome": "passed",
+            "severity": worst([p["severity"] for p in phases]) if phases else "OK",
+            "sla_status": _worst_sla(p["sla_status"] for p in phases),
+            "baseline_file": relpath,
+            "baseline_status": status,
+            "comparison": context.comparability.mode,
+            "comparison_reason": context.comparability.reason,
+            "fail_on": options.fail_on,
+            "thresholds": thresholds_percent(options.thresholds),
+            "failed_reasons": list(failures),
+            "summary": summarize_test(phases),
+            "growth": growth,
+            "phases": phases,
+        }
+        if all(p["severity"] == "NEW" for p in phases) and phases:
+            report["severity"] = "NEW"
+        self.tests[nodeid] = report
+        return TestResult(report=report, failures=failures, section=_section(report))
+
+    def set_outcome(self, nodeid: str, outcome: str) -> None:
+        """Final pytest outcome of a perf test (after our own failures were applied)."""
+        if nodeid in self.tests:
+            current = self.tests[nodeid]["outcome"]
+            if current == "passed" or outcome in ("failed", "error"):
+                self.tests[nodeid]["outcome"] = outcome
+
+    def queue_baseline(self, nodeid: str) -> None:
+        """Stage the baseline entry of a test whose own code passed (update mode)."""
+        report = self.tests.get(nodeid)
+        if report is None or not self.settings.update_baseline or not report["phases"]:
+            return
+        try:
+            previous = self.store.entry(nodeid)
+        except BaselineError:
+            return  # reported; the unreadable file is left alone
+        threshold = self.settings.thresholds.minor
+        phases = {}
+        for phase in report["phases"]:
+            key = phase["name"] if phase["year"] is None else f"{phase['name']}@{phase['year']}"
+            before = None if previous is None else previous.get("phases", {}).get(key)
+            same_level = (
+                before is not None
+                and before.get("median_s", 0) > 0
+                and abs(phase["median_s"] / before["median_s"] - 1) <= threshold
+            )
+            phases[key] = baseline_mod.phase_entry(phase, before, keep_history=same_level)
+        calibration = self.calibration
+        self.queued[nodeid] = {
+            "machine": self.machine["id"],
+            "duckdb_threads": self.settings.duckdb_threads,
+            "calibration": None if calibration is None else calibration.to_dict(),
+            "recorded_at": _now(),
+            "phases": phases,
+        }
+
+    # -- xdist --------------------------------------------------------------------------------
+
+    def worker_payload(self) -> dict[str, Any]:
+        """Everything the controller needs from a worker; JSON-safe."""
+        return {
+            "tests": self.tests,
+            "queued": self.queued,
+            "known": sorted(self.known_nodeids),
+            "machine": self.machine if self.tests else None,
+            "calibration": None if self._calibration is None else self._calibration.to_dict(),
+        }
+
+    def merge_worker(self, payload: Mapping[str, Any]) -> None:
+        """Fold one worker's payload into the controller's state (never twice for a test)."""
+        for nodeid, report in payload.get("tests", {}).items():
+            self.tests.setdefault(nodeid, report)
+        for nodeid, entry in payload.get("queued", {}).items():
+            self.queued.setdefault(nodeid, entry)
+        self.note_collected(payload.get("known", []))
+        if payload.get("machine") and self._machine is None:
+            self._machine = dict(payload["machine"])
+        if payload.get("calibration") and not self._calibrated:
+            self._calibration = CalibrationResult.from_dict(payload["calibration"])
+            self._calibrated = True
+
+    # -- end of session -----------------------------------------------------------------------
+
+    def finish(self, exit_status: int) -> dict[str, Any]:
+        """Write baselines (update mode) and build the run report."""
+        stale = self.store.stale(
+            {baseline_mod.module_key(n)[0] for n in self.tests} | self.modules,
+            self.known_nodeids,
+        )
+        stale = [n for n in stale if baseline_mod.module_key(n)[0] in self.modules]
+        summary = baseline_mod.UpdateSummary(stale=list(stale))
+        if self.settings.update_baseline and self.queued:
+            for nodeid, entry in self.queued.items():
+                self.store.queue(nodeid, entry, self.machine)
+            written = self.store.flush(stale=stale)
+            written.stale = list(stale)
+            summary = written
+        elif self.settings.update_baseline:
+            summary.stale = list(stale)
+        for report in self.tests.values():
+            for reason in report["failed_reasons"]:
+                if reason.startswith("baseline file") and reason not in summary.errors:
+                    summary.errors.append(reason)
+        baselines = summary.to_json()
+        baselines["new"] = sorted(n for n, r in self.tests.items() if r["baseline_status"] == "new")
+        commit, dirty = git_state(self.rootpath)
+        calibration = self._calibration
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "run": {
+                "started_at": self.started_at,
+                "finished_at": _now(),
+                "duration_s": time.monotonic() - self._t0,
+                "git_commit": commit,
+                "git_dirty": dirty,
+                "machine": self.machine if self.tests else self._machine,
+                "calibration_s": None if calibration is None else calibration.score_s,
+                "calibration": None if calibration is None else calibration.to_dict(),
+                "duckdb_threads": self.settings.duckdb_threads,
+                "xdist_workers": self.xdist_workers,
+                "options": self.settings.options_json(),
+                "exit_status": exit_status,
+            },
+            "tests": [self.tests[n] for n in sorted(self.tests)],
+            "baselines": baselines,
+            "sla_definitions": {
+                name: sla.to_json() for name, sla in sorted(self.settings.component_slas.items())
+            },
+        }
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _worst_sla(statuses: Iterable[str | None]) -> str | None:
+    present = [s for s in statuses if s is not None]
+    return max(present, key=SLA_ORDER.index) if present else None
+
+
+def _fmt_s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1e-3:
+        return f"{value * 1e6:.0f}µs"
+    if value < 1:
+        return f"{value * 1e3:.1f}ms"
+    return f"{value:.3f}s"
+
+
+def _section(report: Mapping[str, Any]) -> str:
+    """The per-test report section shown by pytest (``-rA`` or on failure)."""
+    lines = [
+        f"comparison: {report['comparison_reason']}"
+        if report["comparison"] not in ("none", "same_machine")
+        else f"baseline: {report['baseline_file']} ({report['baseline_status']})"
+    ]
+    for phase in report["phases"]:
+        key = phase["name"] if phase["year"] is None else f"{phase['name']}@{phase['year']}"
+        change = "" if phase["change_pct"] is None else f" {phase['change_pct']:+.1f}%"
+        sla = f" {phase['sla_status']}" if phase["sla_status"] else ""
+        lines.append(
+            f"{key}: {_fmt_s(phase['median_s'])} (n={phase['rounds']}) vs "
+            f"{_fmt_s(phase['baseline_median_s'])}{change} {phase['severity']}{sla} — "
+            f"{phase['why']}"
+        )
+    for flag in report["growth"]:
+        lines.append(f"growth: {flag['detail']}")
+    return "\n".join(lines)
+
+
+def severity_fails(severity: str, fail_on: str) -> bool:
+    """Re-exported for the plugin: does this class fail under ``fail_on``?"""
+    return fails(severity, fail_on) and severity_rank(severity) > 0

@@ -1,0 +1,340 @@
+"""Verdicts as data: SLA status and category, and the comparison of a phase with its baseline.
+
+``judge_phase`` returns a frozen ``PhaseVerdict`` that says what was measured, against which
+baseline, the class, and why; the plugin only turns failing verdicts into test failures. The
+statistics themselves live in ``stats``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pytest_simperf.calibration import MachineComparison as Comparability
+from pytest_simperf.markers import EffectiveSla, TestOptions
+from pytest_simperf.results import PhaseRecord
+from pytest_simperf.stats import (
+    TimeComparison,
+    classify_change,
+    combine_confirmation,
+    compare_times,
+    severity_rank,
+)
+
+SLA_ORDER = ("WITHIN_SLA", "SLA_WARNING", "SLA_BREACH")
+CATEGORY_ORDER = ("EXCELLENT", "GOOD", "POOR", "CRITICAL")
+# Memory changes smaller than this are allocator noise, whatever their percentage.
+MEMORY_FLOOR_MB = 16.0
+# A phase timed once, shorter than this, is judged by counters and memory only: scheduler and
+# cache jitter on a shared machine is a large fraction of a few milliseconds.
+ONE_SAMPLE_MIN_S = 0.02
+
+
+@dataclasses.dataclass(frozen=True)
+class SlaResult:
+    status: str | None
+    category: str | None
+    reasons: tuple[str, ...]
+
+
+def _category(fraction: float) -> str:
+    if fraction <= 0.5:
+        return "EXCELLENT"
+    if fraction <= 0.8:
+        return "GOOD"
+    if fraction <= 1.0:
+        return "POOR"
+    return "CRITICAL"
+
+
+def judge_sla(record: PhaseRecord, sla: EffectiveSla | None) -> SlaResult:
+    """Status and category of one region against its SLA; the worst limit decides."""
+    if sla is None or sla.empty:
+        return SlaResult(None, None, ())
+    # (label, value, limit, warning limit, unit)
+    checks: list[tuple[str, float, float, float | None, str]] = []
+    if sla.seconds is not None:
+        checks.append(("time", record.median_s, sla.seconds, sla.warning_seconds, "s"))
+    alloc = record.peak_alloc_mb
+    if sla.memory_mb is not None and alloc is not None:
+        checks.append(("memory", alloc, sla.memory_mb, sla.warning_memory_mb, "MB"))
+    status_rank, worst_fraction, reasons = 0, 0.0, []
+    for label, value, limit, warn, unit in checks:
+        fraction = value / limit
+        worst_fraction = max(worst_fraction, fraction)
+        if value > limit:
+            status_rank = 2
+            reasons.append(
+                f"{label} {value:.3f} {unit} exceeds the SLA of {limit:g} {unit} ({sla.source})"
+            )
+        elif warn is not None and value > warn:
+            status_rank = max(status_rank, 1)
+    rate = record.rows_per_s
+    if sla.rows_per_second is not None and rate is not None:
+        fraction = sla.rows_per_second / rate if rate > 0 else float("inf")
+        worst_fraction = max(worst_fraction, fraction)
+        if rate < sla.rows_per_second:
+            status_rank = 2
+            reasons.append(
+                f"throughput {rate:,.0f} rows/s is below the SLA of "
+                f"{sla.rows_per_second:,.0f} rows/s ({sla.source})"
+            )
+        elif rate < sla.rows_per_second / sla.warning:
+            status_rank = max(status_rank, 1)
+    if not checks and sla.rows_per_second is None:
+        return SlaResult(None, None, ())
+    return SlaResult(SLA_ORDER[status_rank], _category(worst_fraction), tuple(reasons))
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseVerdict:
+    """Everything known about one phase after comparison; ``to_json`` is the report shape."""
+
+    record: PhaseRecord
+    severity: str
+    time: TimeComparison | None
+    memory_severity: str | None
+    memory_change_pct: float | None
+    plan_changed: bool
+    counter_severity: str | None
+    sla: SlaResult
+    sla_limits: EffectiveSla | None
+    baseline: Mapping[str, Any] | None
+    comparability: Comparability
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        r, b = self.record, self.baseline or {}
+        return {
+            "name": r.name,
+            "year": r.year,
+            "source": r.source,
+            "rounds": len(r.samples_s),
+            "samples_s": list(r.samples_s),
+            "confirm_samples_s": r.confirm_samples_s,
+            "median_s": r.median_s,
+            "cpu_s": r.cpu_median_s,
+            "baseline_median_s": b.get("median_s"),
+            "change_pct": None if self.time is None else self.time.change_pct,
+            "severity": self.severity,
+            "time_severity": None if self.time is None else self.time.severity,
+            "p_value": None if self.time is None else self.time.p_value,
+            "noise_pct": None if self.time is None else self.time.noise_pct,
+            "too_noisy": False if self.time is None else self.time.too_noisy,
+            "advice": None if self.time is None else self.time.advice,
+            "comparison": self.comparability.mode,
+            "peak_rss_mb": r.peak_rss_mb,
+            "peak_alloc_mb": r.peak_alloc_mb,
+            "baseline_peak_rss_mb": b.get("peak_rss_mb"),
+            "baseline_peak_alloc_mb": b.get("peak_alloc_mb"),
+            "memory_change_pct": self.memory_change_pct,
+            "memory_severity": self.memory_severity,
+            "duckdb_peak_buffer_mb": r.duckdb_peak_buffer_mb,
+            "rows": r.rows,
+            "rows_per_s": r.rows_per_s,
+            "rows_scanned": r.rows_scanned,
+            "baseline_rows_scanned": b.get("rows_scanned"),
+            "intermediate_rows": r.intermediate_rows,
+            "baseline_intermediate_rows": b.get("intermediate_rows"),
+            "plan_changed": self.plan_changed,
+            "counter_severity": self.counter_severity,
+            "sla_seconds": None if self.sla_limits is None else self.sla_limits.seconds,
+            "sla_memory_mb": None if self.sla_limits is None else self.sla_limits.memory_mb,
+            "sla_rows_per_second": (
+                None if self.sla_limits is None else self.sla_limits.rows_per_second
+            ),
+            "sla_source": None if self.sla_limits is None else self.sla_limits.source,
+            "sla_status": self.sla.status,
+            "sla_category": self.sla.category,
+            "yoy_change_pct": None,
+            "yoy_memory_change_pct": None,
+            "cumulative_s": None,
+            "why": self.why,
+        }
+
+
+def worst(severities: Sequence[str | None]) -> str:
+    """The worst class among several (``OK`` when none)."""
+    present = [s for s in severities if s is not None]
+    return max(present, key=severity_rank) if present else "OK"
+
+
+def _counter_verdict(
+    record: PhaseRecord, baseline: Mapping[str, Any], options: TestOptions, threads_match: bool
+) -> tuple[str | None, bool, str | None]:
+    """Exact comparison of DuckDB's deterministic counters: any increase is at least MINOR."""
+    if not threads_match or not record.counters_complete:
+        return None, False, None
+    changes: list[tuple[str, int, int]] = []
+    for name in ("rows_scanned", "intermediate_rows"):
+        now, then = getattr(record, name), baseline.get(name)
+        if now is None or then is None:
+            continue
+        if now != then:
+            changes.append((name, int(now), int(then)))
+    if not changes:
+        return (
+            "OK" if record.rows_scanned is not None and "rows_scanned" in baseline else None,
+            False,
+            None,
+        )
+    severities, parts = [], []
+    for name, now, then in changes:
+        fraction = (now - then) / then if then else float("inf")
+        severity = classify_change(fraction, options.thresholds)
+        if now > then and severity_rank(severity) < severity_rank("MINOR"):
+            severity = "MINOR"  # exact counters: no noise to tolerate
+        severities.append(severity)
+        parts.append(f"{name.replace('_', ' ')} {then:,} → {now:,} ({fraction * 100:+.1f}%)")
+    return worst(severities), True, "plan changed: " + "; ".join(parts)
+
+
+def _memory_verdict(
+    record: PhaseRecord, baseline: Mapping[str, Any], options: TestOptions
+) -> tuple[str | None, float | None, str | None]:
+    now, then = record.peak_alloc_mb, baseline.get("peak_alloc_mb")
+    if now is None or then is None:
+        return None, None, None
+    then = float(then)
+    change = (now - then) / then * 100 if then > 0 else None
+    if abs(now - then) < MEMORY_FLOOR_MB or change is None:
+        return "OK", change, None
+    severity = classify_change(change / 100, options.memory_thresholds)
+    if severity_rank(severity) >= severity_rank("MINOR"):
+        return severity, change, f"peak memory {then:.1f} → {now:.1f} MB ({change:+.1f}%)"
+    return severity, change, None
+
+
+def judge_time(
+    record: PhaseRecord,
+    baseline: Mapping[str, Any],
+    options: TestOptions,
+    comparability: Comparability,
+) -> TimeComparison | None:
+    """Time comparison, folding in the confirmation rerun when there was one."""
+    base_samples = [float(x) for x in baseline.get("samples_s") or [baseline["median_s"]]]
+    if comparability.mode not in ("same_machine", "calibrated"):
+        return None
+    history_spread = baseline.get("session_spread")
+    first = compare_times(
+        base_samples,
+        record.samples_s,
+        thresholds=options.thresholds,
+        scale=comparability.scale,
+        history_spread=None if history_spread is None else float(history_spread),
+    )
+    if (
+        len(base_samples) == 1
+        and len(record.samples_s) == 1
+        and min(base_samples[0], record.median_s) < ONE_SAMPLE_MIN_S
+    ):
+        return dataclasses.replace(
+            first,
+            severity="OK" if first.severity not in ("OK", "IMPROVED") else first.severity,
+            too_noisy=True,
+            advice=f"a single run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms is mostly jitter: "
+            "time it with simperf.measure() (repeated rounds) or make the phase longer",
+            why=first.why + f"; one run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms cannot carry a "
+            "timing verdict (counters and memory still gate)",
+        )
+    if record.confirm_samples_s:
+        confirm = compare_times(
+            base_samples,
+            record.confirm_samples_s,
+            thresholds=options.thresholds,
+            scale=comparability.scale,
+            history_spread=None if history_spread is None else float(history_spread),
+        )
+        return combine_confirmation(first, confirm)
+    return first
+
+
+def judge_phase(
+    record: PhaseRecord,
+    baseline: Mapping[str, Any] | None,
+    *,
+    options: TestOptions,
+    sla: EffectiveSla | None,
+    comparability: Comparability,
+    threads_match: bool,
+) -> PhaseVerdict:
+    """Judge one phase: SLA, time, memory and counters against its baseline entry."""
+    sla_result = judge_sla(record, sla)
+    if baseline is None:
+        return PhaseVerdict(
+            record=record,
+            severity="NEW",
+            time=None,
+            memory_severity=None,
+            memory_change_pct=None,
+            plan_changed=False,
+            counter_severity=None,
+            sla=sla_result,
+            sla_limits=sla,
+            baseline=None,
+            comparability=comparability,
+            why="no baseline yet: record one with --simperf-update-baseline",
+        )
+    time_cmp = judge_time(record, baseline, options, comparability)
+    counter_severity, plan_changed, counter_why = _counter_verdict(
+        record, baseline, options, threads_match
+    )
+    memory_severity, memory_change, memory_why = _memory_verdict(record, baseline, options)
+    severities = [
+        None if time_cmp is None else time_cmp.severity,
+        counter_severity,
+        memory_severity,
+    ]
+    severity = worst(severities)
+    if (
+        severity == "OK"
+        and any(s == "IMPROVED" for s in severities)
+        and not any(
+            s is not None and severity_rank(s) >= severity_rank("MINOR") for s in severities
+        )
+    ):
+        severity = "IMPROVED"
+    reasons = []
+    if time_cmp is not None:
+        reasons.append(time_cmp.why)
+    elif comparability.mode != "same_machine":
+        reasons.append(comparability.reason)
+    reasons.extend(x for x in (counter_why, memory_why) if x)
+    return PhaseVerdict(
+        record=record,
+        severity=severity,
+        time=time_cmp,
+        memory_severity=memory_severity,
+        memory_change_pct=memory_change,
+        plan_changed=plan_changed,
+        counter_severity=counter_severity,
+        sla=sla_result,
+        sla_limits=sla,
+        baseline=baseline,
+        comparability=comparability,
+        why="; ".join(reasons),
+    )
+
+
+def wants_confirmation(
+    record: PhaseRecord,
+    baseline: Mapping[str, Any] | None,
+    options: TestOptions,
+    comparability: Comparability,
+) -> bool:
+    """True when a rerun should confirm the time verdict before it can fail the test."""
+    if baseline is None or options.fail_on == "never":
+        return False
+    cmp = judge_time(record, baseline, options, comparability)
+    if cmp is None:
+        return False
+    failing = severity_rank(cmp.severity) >= severity_rank(options.fail_on)
+    return cmp.borderline or failing
+
+
+def fails(severity: str, fail_on: str) -> bool:
+    """Does a class fail a test under ``--simperf-fail-on``?"""
+    if fail_on == "never" or severity in ("NEW", "OK", "IMPROVED"):
+        return False
+    return severity_rank(severity) >= severity_rank(fail_on)
