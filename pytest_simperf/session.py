@@ -112,6 +112,7 @@ class SimperfSession:
         self._collectors: dict[str, TestCollector] = {}
         self._contexts: dict[str, TestContext] = {}
         self.tests: dict[str, dict[str, Any]] = {}
+        self._judged: dict[str, TestResult] = {}
         self.queued: dict[str, dict[str, Any]] = {}
         self.known_nodeids: set[str] = set()
         self.modules: set[str] = set()
@@ -276,7 +277,9 @@ class SimperfSession:
         if all(p["severity"] == "NEW" for p in phases) and phases:
             report["severity"] = "NEW"
         self.tests[nodeid] = report
-        return TestResult(report=report, failures=failures, section=_section(report))
+        judged = TestResult(report=report, failures=failures, section=_section(report))
+        self._judged[nodeid] = judged
+        return judged
 
     def set_outcome(self, nodeid: str, outcome: str) -> None:
         """Final pytest outcome of a perf test (after our own failures were applied)."""
@@ -313,6 +316,35 @@ class SimperfSession:
             "recorded_at": _now(),
             "phases": phases,
         }
+
+    def attach_extra(
+        self,
+        nodeid: str,
+        name: str,
+        *,
+        report_data: Any,
+        baseline_data: Any = None,
+        failures: list[str] | None = None,
+        severity: str | None = None,
+    ) -> None:
+        """Let a feature plugin (scaling, pytest-benchmark) add its own verdict to a judged test.
+
+        ``report_data`` lands in the test's report under ``name``; ``baseline_data`` (update mode)
+        in its baseline entry under ``name``; ``failures`` fail the test like ours do, and
+        ``severity`` can raise the test's class. Call it after the core judged the test (from a
+        ``pytest_runtest_call`` wrapper that runs outside the core's), before its report is made.
+        """
+        report = self.tests[nodeid]
+        report[name] = report_data
+        if severity is not None:
+            report["severity"] = worst([report["severity"], severity])
+        for failure in failures or []:
+            report["failed_reasons"].append(failure)
+            judged = self._judged.get(nodeid)
+            if judged is not None and judged.failures is not report["failed_reasons"]:
+                judged.failures.append(failure)
+        if baseline_data is not None and nodeid in self.queued:
+            self.queued[nodeid][name] = baseline_data
 
     # -- xdist --------------------------------------------------------------------------------
 
