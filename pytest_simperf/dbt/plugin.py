@@ -1,0 +1,338 @@
+"""The ``simperf_dbt`` fixture: a dbt-duckdb project built against the test's workforce.
+
+Each test gets its own working directory holding a DuckDB database with the workforce's census
+(as the table ``census``, or as a Parquet file the project reads through the ``census_parquet``
+var), a generated ``profiles.yml``, and dbt's ``target/`` and ``logs/``. dbt builds into that
+database, not into the workforce's own file: DuckDB allows one process to hold a file through one
+configuration only, and the workforce connection stays open for the test.
+
+When the test also uses ``simperf``, every dbt invocation is recorded: each model's (and seed's)
+execution time from dbt's run results as a phase named after the model, in the invocation's
+simulation year, plus ``dbt_total`` (wall time of the invocation) and ``dbt_overhead`` (wall time
+minus time inside nodes). Baselines, SLAs and verdicts then apply per model and per year.
+
+Importing this module imports neither dbt nor duckdb.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_simperf.dbt.runner import DbtInvocation, DbtProject, DbtRunError
+from pytest_simperf.errors import UsageError
+
+MARKER = "simperf_dbt"
+MARKER_SIGNATURE = (
+    "simperf_dbt(project=None, census='table', vars=None, count_rows=True): options of the "
+    "simperf_dbt fixture for this test: the dbt project folder (default: ini "
+    "simperf_dbt_project), where the census is read from ('table' or 'parquet'), vars passed "
+    "to every dbt invocation, and whether to count each model's rows for rows/second."
+)
+CENSUS_CHOICES = ("table", "parquet")
+DEFAULT_PROJECT = "dbt_project"
+TOTAL_PHASE = "dbt_total"
+OVERHEAD_PHASE = "dbt_overhead"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "simperf_dbt_project",
+        "dbt project folder the simperf_dbt fixture builds, relative to rootdir "
+        f"(default: {DEFAULT_PROJECT})",
+        default=None,
+    )
+    parser.addini(
+        "simperf_dbt_census",
+        "where simperf_dbt's project reads the census: 'table' (the census table in the "
+        "target database) or 'parquet' (the census_parquet var)",
+        default=None,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_SIGNATURE)
+
+
+class SimperfDbt:
+    """What ``simperf_dbt`` gives a test: a dbt project bound to the test's workforce.
+
+    Every method returns dbt's results (``DbtInvocation``: per-node name, status,
+    execution_time, rows_affected, message; wall time and dbt overhead) and raises
+    ``DbtRunError`` naming the failing model and dbt's message when dbt fails.
+    """
+
+    def __init__(
+        self,
+        project: DbtProject,
+        workforce: Any,
+        *,
+        simperf: Any = None,
+        count_rows: bool = True,
+    ) -> None:
+        self.project = project
+        self.workforce = workforce
+        self.simperf = simperf
+        self.count_rows = count_rows
+
+    # -- where things are --------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The DuckDB database dbt builds into (holds ``census`` in table mode)."""
+        return self.project.database_path
+
+    @property
+    def project_dir(self) -> Path:
+        return self.project.project_dir
+
+    @property
+    def simulation_years(self) -> list[int]:
+        return list(self.workforce.simulation_years)
+
+    @property
+    def invocations(self) -> list[DbtInvocation]:
+        """Every dbt invocation of this test, in order."""
+        return list(self.project.invocations)
+
+    # -- running dbt -------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        command: str,
+        *,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        vars: Mapping[str, Any] | None = None,
+        full_refresh: bool = False,
+        year: int | None = None,
+        check: bool = True,
+    ) -> DbtInvocation:
+        """Run one dbt command (build, run, seed, test) and record it."""
+        invocation = self.project.invoke(
+            command,
+            select=select,
+            exclude=exclude,
+            vars=vars,
+            full_refresh=full_refresh,
+            year=year,
+            check=False,
+        )
+        self._record(invocation)
+        if check and not invocation.success:
+            raise DbtRunError(invocation.describe_failure(), invocation)
+        return invocation
+
+    def build(self, **kwargs: Any) -> DbtInvocation:
+        """``dbt build``: seeds, models and data tests in graph order."""
+        return self.invoke("build", **kwargs)
+
+    def run(self, **kwargs: Any) -> DbtInvocation:
+        """``dbt run``: models only."""
+        return self.invoke("run", **kwargs)
+
+    def seed(self, **kwargs: Any) -> DbtInvocation:
+        """``dbt seed``."""
+        return self.invoke("seed", **kwargs)
+
+    def test(self, **kwargs: Any) -> DbtInvocation:
+        """``dbt test``."""
+        return self.invoke("test", **kwargs)
+
+    def run_years(
+        self,
+        years: Iterable[int] | None = None,
+        *,
+        command: str = "build",
+        full_refresh_first: bool = True,
+        select: str | Sequence[str] | None = None,
+        vars: Mapping[str, Any] | None = None,
+    ) -> list[DbtInvocation]:
+        """Build the simulation year by year (default: the workforce's years): the first year
+        with ``--full-refresh``, later years incrementally."""
+        ordered = list(self.simulation_years if years is None else years)
+        if not ordered:
+            raise UsageError("simperf_dbt.run_years() needs at least one simulation year")
+        for year in ordered:
+            if isinstance(year, bool) or not isinstance(year, int):
+                raise UsageError(f"simperf_dbt.run_years(): years must be ints, got {year!r}")
+        if self.project.start_year is None:
+            self.project.start_year = ordered[0]
+        return [
+            self.invoke(
+                command,
+                select=select,
+                vars=vars,
+                year=year,
+                full_refresh=full_refresh_first and index == 0,
+            )
+            for index, year in enumerate(ordered)
+        ]
+
+    def rebuild_year(
+        self,
+        year: int,
+        *,
+        rounds: int = 1,
+        command: str = "build",
+        select: str | Sequence[str] | None = None,
+        vars: Mapping[str, Any] | None = None,
+    ) -> list[DbtInvocation]:
+        """Build an already-built year again, ``rounds`` times; each round adds a sample to
+        the models' phases of that year."""
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+            raise UsageError(f"simperf_dbt.rebuild_year(): rounds must be ≥ 1, got {rounds!r}")
+        if isinstance(year, bool) or not isinstance(year, int):
+            raise UsageError(f"simperf_dbt.rebuild_year(): year must be an int, got {year!r}")
+        return [self.invoke(command, select=select, vars=vars, year=year) for _ in range(rounds)]
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Query the database dbt built (a short-lived connection; see ``DbtProject.query``)."""
+        return self.project.query(sql, params)
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _record(self, invocation: DbtInvocation) -> None:
+        """Add the invocation's timings to ``simperf``; a failed invocation adds nothing, so a
+        broken model can never become a baseline."""
+        if self.simperf is None or not invocation.success:
+            return
+        rows = self.project.relation_rows(invocation) if self.count_rows else {}
+        meta = {"source": "dbt", "command": invocation.command}
+        for result in invocation.models:
+            if result.failed:
+                continue
+            self.simperf.record(
+                result.name,
+                year=invocation.year,
+                samples_s=[result.execution_time],
+                rows=rows.get(result.name, result.rows_affected),
+                meta={
+                    **meta,
+                    "resource_type": result.resource_type,
+                    "materialized": result.materialized,
+                },
+            )
+        self.simperf.record(
+            TOTAL_PHASE, year=invocation.year, samples_s=[invocation.wall_s], meta=meta
+        )
+        self.simperf.record(
+            OVERHEAD_PHASE, year=invocation.year, samples_s=[invocation.overhead_s], meta=meta
+        )
+
+    def __repr__(self) -> str:
+        return f"<SimperfDbt {self.project_dir} -> {self.path}>"
+
+
+def _marker_options(item: pytest.Item) -> dict[str, Any]:
+    marker = item.get_closest_marker(MARKER)
+    if marker is None:
+        return {}
+    if marker.args:
+        raise UsageError(f"{item.nodeid}: @pytest.mark.{MARKER} takes keyword arguments only")
+    allowed = {"project", "census", "vars", "count_rows"}
+    unknown = sorted(set(marker.kwargs) - allowed)
+    if unknown:
+        raise UsageError(
+            f"{item.nodeid}: @pytest.mark.{MARKER} got unknown argument(s) {', '.join(unknown)}; "
+            f"it takes {', '.join(sorted(allowed))}"
+        )
+    options = dict(marker.kwargs)
+    if (
+        "vars" in options
+        and options["vars"] is not None
+        and not isinstance(options["vars"], Mapping)
+    ):
+        raise UsageError(f"{item.nodeid}: @pytest.mark.{MARKER}(vars=...) must be a mapping")
+    return options
+
+
+def resolve_project_dir(config: pytest.Config, value: Any) -> Path:
+    """The project folder from the marker, else ini ``simperf_dbt_project``, else rootdir's
+    ``dbt_project``; relative paths are taken from rootdir."""
+    source = "marker simperf_dbt(project=...)"
+    if value is None:
+        value, source = config.getini("simperf_dbt_project"), "ini simperf_dbt_project"
+    if not value:
+        value, source = DEFAULT_PROJECT, "default"
+    path = Path(str(value))
+    if not path.is_absolute():
+        path = config.rootpath / path
+    if not (path / "dbt_project.yml").is_file():
+        raise UsageError(
+            f"simperf_dbt: no dbt project at {path} (from {source}); point the ini option "
+            "simperf_dbt_project at the folder holding dbt_project.yml"
+        )
+    return path
+
+
+def resolve_census(config: pytest.Config, value: Any) -> str:
+    """``table`` or ``parquet``, from the marker, else ini ``simperf_dbt_census``."""
+    source = "marker simperf_dbt(census=...)"
+    if value is None:
+        value, source = config.getini("simperf_dbt_census") or "table", "ini simperf_dbt_census"
+    if value not in CENSUS_CHOICES:
+        raise UsageError(
+            f"simperf_dbt: census must be one of {', '.join(CENSUS_CHOICES)}, got {value!r} "
+            f"(from {source})"
+        )
+    return str(value)
+
+
+def duckdb_threads(config: pytest.Config) -> int | None:
+    """DuckDB threads for dbt's connection: the session's setting (``None`` = DuckDB's own)."""
+    try:
+        from pytest_simperf.session import get_session
+
+        return get_session(config).settings.duckdb_threads
+    except (ImportError, AttributeError, KeyError):
+        return 1  # core settings unavailable (plugin disabled): pin to one thread
+
+
+def provision_census(workforce: Any, database: Path, census: str, work_dir: Path) -> Path | None:
+    """Put the workforce's census where the project reads it; return the Parquet path if any.
+
+    Copied through the workforce's own connection, so the copy sees the test's latest writes.
+    """
+    if census == "parquet":
+        written = workforce.to_parquet(work_dir / "census")
+        return Path(written["census"])
+    literal = str(database).replace("'", "''")
+    con = workforce.con
+    con.execute(f"ATTACH '{literal}' AS simperf_dbt_target")
+    try:
+        con.execute("CREATE TABLE simperf_dbt_target.main.census AS SELECT * FROM census")
+    finally:
+        con.execute("DETACH simperf_dbt_target")
+    return None
+
+
+@pytest.fixture
+def simperf_dbt(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> SimperfDbt:
+    """A dbt-duckdb project bound to this test's workforce; see ``SimperfDbt``."""
+    options = _marker_options(request.node)
+    config = request.config
+    project_dir = resolve_project_dir(config, options.get("project"))
+    census = resolve_census(config, options.get("census"))
+    workforce = request.getfixturevalue("simperf_workforce")
+    work_dir = tmp_path_factory.mktemp("simperf_dbt")
+    database = work_dir / "simperf_dbt.duckdb"
+    parquet = provision_census(workforce, database, census, work_dir)
+    project = DbtProject(
+        project_dir,
+        database,
+        work_dir,
+        duckdb_threads=duckdb_threads(config),
+        vars=options.get("vars"),
+        census_parquet=parquet,
+        start_year=int(workforce.simulation_years[0]),
+    )
+    simperf = request.getfixturevalue("simperf") if "simperf" in request.fixturenames else None
+    return SimperfDbt(
+        project, workforce, simperf=simperf, count_rows=bool(options.get("count_rows", True))
+    )

@@ -1,0 +1,469 @@
+"""Run a dbt-duckdb project in-process and turn dbt's run results into timings.
+
+dbt is driven through its programmatic entry point (``dbt.cli.main.dbtRunner``), never a shell:
+a subprocess per invocation would add seconds of interpreter start-up to every year and hide
+where the time goes. The project is parsed once per ``DbtProject`` and the manifest is reused
+by every later invocation, so a five-year build pays for parsing once, not five times (dbt would
+otherwise re-parse fully whenever ``--vars`` change, i.e. every year).
+
+Everything dbt writes (profile, ``target/``, ``logs/``) goes into a working directory the caller
+owns, so the project folder stays clean and parallel runs never share files. dbt is imported
+inside functions only: this module is imported by the pytest plugin at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_simperf.errors import SimperfError, UsageError
+
+#: dbt commands this runner drives; all of them return per-node run results.
+COMMANDS = ("build", "run", "seed", "test")
+#: Node types that do work worth timing as a phase (tests are checks, not pipeline steps).
+TIMED_RESOURCE_TYPES = ("model", "seed", "snapshot")
+#: Statuses of a node that did not go through.
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error", "skipped"})
+_PROFILE_RE = re.compile(r"""^profile\s*:\s*["']?([^"'\s#]+)""", re.MULTILINE)
+
+
+class DbtRunError(SimperfError):
+    """A dbt invocation failed: names the failing nodes and carries dbt's own messages.
+
+    The database is left as dbt left it (dbt-duckdb writes each model in a transaction, so a
+    failing model does not destroy the tables built before it); nothing else is touched.
+    """
+
+    def __init__(self, message: str, invocation: DbtInvocation | None = None) -> None:
+        super().__init__(message)
+        self.invocation = invocation
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeResult:
+    """One node of one dbt invocation, as dbt reported it."""
+
+    name: str
+    unique_id: str
+    resource_type: str
+    status: str
+    execution_time: float
+    rows_affected: int | None
+    message: str | None
+    relation_name: str | None = None
+    materialized: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
+@dataclasses.dataclass(frozen=True)
+class DbtInvocation:
+    """One dbt command: what was asked, how long it took, and each node's result."""
+
+    command: str
+    args: tuple[str, ...]
+    vars: Mapping[str, Any]
+    year: int | None
+    full_refresh: bool
+    success: bool
+    wall_s: float
+    results: tuple[NodeResult, ...]
+    error: str | None = None
+
+    @property
+    def models(self) -> tuple[NodeResult, ...]:
+        """The nodes that are pipeline steps (models, seeds, snapshots), not tests."""
+        return tuple(r for r in self.results if r.resource_type in TIMED_RESOURCE_TYPES)
+
+    @property
+    def tests(self) -> tuple[NodeResult, ...]:
+        return tuple(r for r in self.results if r.resource_type == "test")
+
+    @property
+    def failures(self) -> tuple[NodeResult, ...]:
+        return tuple(r for r in self.results if r.failed)
+
+    @property
+    def node_time_s(self) -> float:
+        """Time dbt spent inside nodes (models, seeds, tests): the work it was asked to do."""
+        return sum(r.execution_time for r in self.results)
+
+    @property
+    def model_time_s(self) -> float:
+        return sum(r.execution_time for r in self.models)
+
+    @property
+    def overhead_s(self) -> float:
+        """dbt's own cost: wall time minus time inside nodes (start-up, graph, compile, I/O)."""
+        return max(0.0, self.wall_s - self.node_time_s)
+
+    def result(self, name: str) -> NodeResult:
+        """The result of the node called ``name`` (a model name, say)."""
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(f"no node named {name!r} in this dbt {self.command}")
+
+    def describe_failure(self) -> str:
+        """One message naming every failing node with dbt's error, for a test failure."""
+        head = f"dbt {self.command}"
+        if self.year is not None:
+            head += f" (simulation year {self.year})"
+        lines: list[str] = []
+        for r in self.failures:
+            if r.status == "skipped":
+                continue
+            message = (r.message or "").strip() or "(dbt gave no message)"
+            lines.append(f"  {r.resource_type} {r.name} [{r.status}]: {message}")
+        skipped = [r.name for r in self.failures if r.status == "skipped"]
+        if skipped:
+            lines.append(f"  skipped because of the above: {', '.join(skipped)}")
+        if self.error:
+            lines.append(f"  {self.error}")
+        if not lines:
+            lines.append("  dbt reported failure without naming a node")
+        return f"{head} failed:\n" + "\n".join(lines)
+
+
+def profile_name(project_dir: Path) -> str:
+    """The ``profile:`` a dbt project asks for (read without a YAML library: one key)."""
+    config = project_dir / "dbt_project.yml"
+    try:
+        text = config.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"not a dbt project: cannot read {config} ({exc})") from exc
+    match = _PROFILE_RE.search(text)
+    if match is None:
+        raise UsageError(f"{config} has no 'profile:' key; pytest-simperf writes that profile")
+    return match.group(1)
+
+
+def profile_document(
+    profile: str, database_path: Path, *, duckdb_threads: int | None, target: str = "simperf"
+) -> dict[str, Any]:
+    """The profiles.yml content (as data) pointing ``profile`` at one DuckDB file.
+
+    dbt's own ``threads`` is 1 so models run one at a time and each model's time is its own;
+    DuckDB's threads come from pytest-simperf's setting (``None`` leaves DuckDB's default).
+    """
+    output: dict[str, Any] = {"type": "duckdb", "path": str(database_path), "threads": 1}
+    if duckdb_threads is not None:
+        output["settings"] = {"threads": int(duckdb_threads)}
+    return {profile: {"target": target, "outputs": {target: output}}}
+
+
+def node_result(raw: Any) -> NodeResult:
+    """Convert one of dbt's ``RunResult`` objects (duck-typed, so tests need no dbt)."""
+    node = raw.node
+    response = raw.adapter_response or {}
+    rows = response.get("rows_affected") if isinstance(response, Mapping) else None
+    return NodeResult(
+        name=str(node.name),
+        unique_id=str(node.unique_id),
+        resource_type=str(getattr(node.resource_type, "value", node.resource_type)),
+        status=str(getattr(raw.status, "value", raw.status)),
+        execution_time=float(raw.execution_time or 0.0),
+        rows_affected=int(rows) if isinstance(rows, int) and rows >= 0 else None,
+        message=None if raw.message is None else str(raw.message),
+        relation_name=getattr(node, "relation_name", None),
+        materialized=getattr(getattr(node, "config", None), "materialized", None),
+    )
+
+
+def _validate_select(select: str | Sequence[str] | None, what: str) -> list[str]:
+    if select is None:
+        return []
+    items = [select] if isinstance(select, str) else list(select)
+    if not all(isinstance(s, str) and s.strip() for s in items):
+        raise UsageError(f"{what} must be a non-empty string or a list of them, got {select!r}")
+    return [s.strip() for s in items]
+
+
+class DbtProject:
+    """A dbt-duckdb project bound to one database file and one working directory.
+
+    ``year_var`` / ``start_year_var`` name the project's vars for the simulation year and the
+    first year (``start_year_var=None`` if the project has none); ``vars`` are passed to every
+    invocation; ``census_parquet`` sets the ``census_parquet`` var so the project reads the
+    census from that file instead of the ``census`` table.
+    """
+
+    def __init__(
+        self,
+        project_dir: str | Path,
+        database_path: str | Path,
+        work_dir: str | Path,
+        *,
+        duckdb_threads: int | None = 1,
+        vars: Mapping[str, Any] | None = None,
+        census_parquet: str | Path | None = None,
+        year_var: str = "simulation_year",
+        start_year_var: str | None = "start_year",
+        start_year: int | None = None,
+        reuse_manifest: bool = True,
+    ) -> None:
+        self.project_dir = Path(project_dir).resolve()
+        if not (self.project_dir / "dbt_project.yml").is_file():
+            raise UsageError(f"not a dbt project (no dbt_project.yml): {self.project_dir}")
+        self.database_path = Path(database_path).resolve()
+        self.work_dir = Path(work_dir).resolve()
+        self.duckdb_threads = duckdb_threads
+        self.vars: dict[str, Any] = dict(vars or {})
+        if census_parquet is not None:
+            self.vars["census_parquet"] = str(Path(census_parquet).resolve())
+        self.year_var = year_var
+        self.start_year_var = start_year_var
+        self.start_year = start_year
+        self.reuse_manifest = reuse_manifest
+        self.invocations: list[DbtInvocation] = []
+        self._manifest: Any = None
+        self.profiles_dir = self.work_dir / "profiles"
+        self.target_path = self.work_dir / "target"
+        self.log_path = self.work_dir / "logs"
+        self._write_profile()
+
+    def _write_profile(self) -> None:
+        self.profiles_dir.mkdir(parents=True, exist_ok=True)
+        document = profile_document(
+            profile_name(self.project_dir),
+            self.database_path,
+            duckdb_threads=self.duckdb_threads,
+        )
+        # JSON is YAML: no YAML library needed to write the profile.
+        (self.profiles_dir / "profiles.yml").write_text(
+            json.dumps(document, indent=2) + "\n", encoding="utf-8"
+        )
+
+    # -- arguments ---------------------------------------------------------------------------
+
+    def _vars_for(self, vars: Mapping[str, Any] | None, year: int | None) -> dict[str, Any]:
+        merged = dict(self.vars)
+        if year is not None:
+            merged[self.year_var] = year
+            if self.start_year_var is not None and self.start_year is not None:
+                merged.setdefault(self.start_year_var, self.start_year)
+        merged.update(vars or {})
+        return merged
+
+    def command_args(
+        self,
+        command: str,
+        *,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        vars: Mapping[str, Any] | None = None,
+        full_refresh: bool = False,
+    ) -> list[str]:
+        """The dbt command line for one invocation (what a user would type, plus our paths)."""
+        if command not in COMMANDS and command != "parse":
+            raise UsageError(f"dbt command must be one of {', '.join(COMMANDS)}, got {command!r}")
+        args = [
+            command,
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.profiles_dir),
+            "--target-path",
+            str(self.target_path),
+            "--log-path",
+            str(self.log_path),
+            "--no-send-anonymous-usage-stats",
+            "--no-version-check",
+            "--no-use-colors",
+            "--no-partial-parse",
+        ]
+        if vars:
+            args += ["--vars", json.dumps(dict(vars), sort_keys=True)]
+        selected = _validate_select(select, "select")
+        if selected:
+            args += ["--select", *selected]
+        excluded = _validate_select(exclude, "exclude")
+        if excluded:
+            args += ["--exclude", *excluded]
+        if full_refresh:
+            if command == "test":
+                raise UsageError("dbt test takes no --full-refresh")
+            args.append("--full-refresh")
+        return args
+
+    # -- invoking dbt ------------------------------------------------------------------------
+
+    def parse(self) -> None:
+        """Parse the project once; later invocations reuse the manifest (see module doc)."""
+        from dbt.cli.main import dbtRunner
+
+        outcome = dbtRunner().invoke(self.command_args("parse", vars=self._vars_for(None, None)))
+        if not outcome.success or outcome.result is None:
+            raise DbtRunError(
+                f"dbt parse failed for {self.project_dir}: {outcome.exception or 'unknown error'}"
+            )
+        self._manifest = outcome.result
+
+    def invoke(
+        self,
+        command: str,
+        *,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        vars: Mapping[str, Any] | None = None,
+        full_refresh: bool = False,
+        year: int | None = None,
+        check: bool = True,
+    ) -> DbtInvocation:
+        """Run one dbt command; raise ``DbtRunError`` on failure unless ``check=False``."""
+        merged = self._vars_for(vars, year)
+        if year is None and self.year_var in merged:
+            year = int(merged[self.year_var])
+        args = self.command_args(
+            command, select=select, exclude=exclude, vars=merged, full_refresh=full_refresh
+        )
+        if self.reuse_manifest and self._manifest is None:
+            self.parse()
+
+        from dbt.cli.main import dbtRunner
+
+        runner = dbtRunner(manifest=self._manifest if self.reuse_manifest else None)
+        started = time.perf_counter()
+        outcome = runner.invoke(args)
+        wall = time.perf_counter() - started
+        raw_results = getattr(outcome.result, "results", None) or []
+        invocation = DbtInvocation(
+            command=command,
+            args=tuple(args),
+            vars=merged,
+            year=year,
+            full_refresh=full_refresh,
+            success=bool(outcome.success),
+            wall_s=wall,
+            results=tuple(node_result(r) for r in raw_results),
+            error=None if outcome.exception is None else _exception_text(outcome.exception),
+        )
+        self.invocations.append(invocation)
+        if check and not invocation.success:
+            raise DbtRunError(invocation.describe_failure(), invocation)
+        return invocation
+
+    def build(self, **kwargs: Any) -> DbtInvocation:
+        """``dbt build`` (seeds, models and tests in graph order)."""
+        return self.invoke("build", **kwargs)
+
+    def run(self, **kwargs: Any) -> DbtInvocation:
+        """``dbt run`` (models only)."""
+        return self.invoke("run", **kwargs)
+
+    def seed(self, **kwargs: Any) -> DbtInvocation:
+        """``dbt seed``."""
+        return self.invoke("seed", **kwargs)
+
+    def test(self, **kwargs: Any) -> DbtInvocation:
+        """``dbt test``."""
+        return self.invoke("test", **kwargs)
+
+    # -- simulation years --------------------------------------------------------------------
+
+    def run_years(
+        self,
+        years: Iterable[int],
+        *,
+        command: str = "build",
+        full_refresh_first: bool = True,
+        select: str | Sequence[str] | None = None,
+        vars: Mapping[str, Any] | None = None,
+    ) -> list[DbtInvocation]:
+        """Build year by year: the first with ``--full-refresh`` (unless told otherwise), the
+        rest incrementally, as a multi-year simulation runs in production."""
+        ordered = [_year(y) for y in years]
+        if not ordered:
+            raise UsageError("run_years() needs at least one simulation year")
+        if self.start_year is None:
+            self.start_year = ordered[0]
+        return [
+            self.invoke(
+                command,
+                select=select,
+                vars=vars,
+                year=year,
+                full_refresh=full_refresh_first and index == 0,
+            )
+            for index, year in enumerate(ordered)
+        ]
+
+    def rebuild_year(
+        self,
+        year: int,
+        *,
+        command: str = "build",
+        select: str | Sequence[str] | None = None,
+        vars: Mapping[str, Any] | None = None,
+        rounds: int = 1,
+    ) -> list[DbtInvocation]:
+        """Build an already-built year again, incrementally, ``rounds`` times: where an
+        incremental strategy that rewrites history shows its cost."""
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+            raise UsageError(f"rebuild_year(): rounds must be a positive int, got {rounds!r}")
+        year = _year(year)
+        return [self.invoke(command, select=select, vars=vars, year=year) for _ in range(rounds)]
+
+    # -- reading the database ----------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one query on the project's database and return all rows.
+
+        The connection is closed before returning: DuckDB lets one process hold a file through
+        one configuration only, and dbt opens its own connection for each invocation.
+        """
+        import duckdb
+
+        con = duckdb.connect(str(self.database_path))
+        try:
+            return [tuple(row) for row in con.execute(sql, params or []).fetchall()]
+        finally:
+            con.close()
+
+    def relation_rows(self, invocation: DbtInvocation) -> dict[str, int]:
+        """Rows each successful model of ``invocation`` wrote: an incremental model's rows for
+        the invocation's year (when it has a year column), any other relation's rows."""
+        import duckdb
+
+        counts: dict[str, int] = {}
+        wanted = [r for r in invocation.models if not r.failed and r.relation_name]
+        if not wanted:
+            return counts
+        con = duckdb.connect(str(self.database_path))
+        try:
+            for r in wanted:
+                relation = str(r.relation_name)
+                columns = {str(row[0]) for row in con.execute(f"describe {relation}").fetchall()}
+                if (
+                    r.materialized == "incremental"
+                    and invocation.year is not None
+                    and self.year_var in columns
+                ):
+                    sql = f"select count(*) from {relation} where {self.year_var} = ?"
+                    row = con.execute(sql, [invocation.year]).fetchone()
+                else:
+                    row = con.execute(f"select count(*) from {relation}").fetchone()
+                counts[r.name] = int(row[0]) if row else 0
+        except duckdb.Error:
+            return counts  # counts are a courtesy: never fail a run over them
+        finally:
+            con.close()
+        return counts
+
+
+def _year(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"a simulation year must be an int, got {value!r}")
+    return int(value)
+
+
+def _exception_text(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
