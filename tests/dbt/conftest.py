@@ -1,0 +1,38 @@
+"""Shared set-up for the dbt tests: a small synthetic workforce, built once, copied per use."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pytest_simperf.dbt.runner import DbtProject
+from pytest_simperf.workforce import WorkforceSpec, build_database
+
+SHIPPED_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
+SMALL = WorkforceSpec(employees=400, years=3, seed=42, start_year=2025)
+YEARS = SMALL.simulation_years
+
+
+@pytest.fixture(scope="session")
+def small_workforce_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("workforce") / "small.duckdb"
+    return build_database(SMALL, path)
+
+
+@pytest.fixture(scope="session")
+def make_project(
+    small_workforce_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., DbtProject]:
+    """A DbtProject on a fresh copy of the small workforce (census as a table)."""
+
+    def make(**kwargs) -> DbtProject:
+        work = tmp_path_factory.mktemp("dbt")
+        database = work / "simperf_dbt.duckdb"
+        shutil.copy(small_workforce_db, database)
+        kwargs.setdefault("start_year", YEARS[0])
+        return DbtProject(SHIPPED_PROJECT, database, work, **kwargs)
+
+    return make

@@ -1,0 +1,248 @@
+"""The runner's pure parts: arguments, profile, result conversion, failure messages (no dbt)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pytest_simperf.dbt.runner import (
+    DbtInvocation,
+    DbtProject,
+    DbtRunError,
+    NodeResult,
+    node_result,
+    profile_document,
+    profile_name,
+)
+from pytest_simperf.errors import SimperfError, UsageError
+
+SHIPPED = Path(__file__).resolve().parents[2] / "dbt_project"
+
+
+def make_project(tmp_path: Path, **kwargs) -> DbtProject:
+    return DbtProject(SHIPPED, tmp_path / "db.duckdb", tmp_path / "work", **kwargs)
+
+
+def node(name, status="success", time=0.5, resource_type="model", message=None):
+    return NodeResult(
+        name=name,
+        unique_id=f"{resource_type}.p.{name}",
+        resource_type=resource_type,
+        status=status,
+        execution_time=time,
+        rows_affected=None,
+        message=message,
+    )
+
+
+def invocation(results, wall=2.0, success=True, year=2026, error=None):
+    return DbtInvocation(
+        command="build",
+        args=("build",),
+        vars={"simulation_year": year},
+        year=year,
+        full_refresh=False,
+        success=success,
+        wall_s=wall,
+        results=tuple(results),
+        error=error,
+    )
+
+
+def test_profile_name_is_read_from_dbt_project_yml(tmp_path):
+    assert profile_name(SHIPPED) == "simperf_workforce"
+    (tmp_path / "dbt_project.yml").write_text("name: x\nprofile: 'my_profile'  # mine\n")
+    assert profile_name(tmp_path) == "my_profile"
+
+
+def test_profile_name_missing_is_a_usage_error(tmp_path):
+    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    with pytest.raises(UsageError, match="no 'profile:' key"):
+        profile_name(tmp_path)
+
+
+def test_profile_pins_dbt_to_one_thread_and_duckdb_to_the_setting(tmp_path):
+    doc = profile_document("p", tmp_path / "x.duckdb", duckdb_threads=2)
+    output = doc["p"]["outputs"][doc["p"]["target"]]
+    assert output == {
+        "type": "duckdb",
+        "path": str(tmp_path / "x.duckdb"),
+        "threads": 1,
+        "settings": {"threads": 2},
+    }
+    auto = profile_document("p", tmp_path / "x.duckdb", duckdb_threads=None)
+    assert "settings" not in auto["p"]["outputs"]["simperf"]
+
+
+def test_project_writes_its_profile_into_the_work_dir_not_the_project(tmp_path):
+    project = make_project(tmp_path, duckdb_threads=3)
+    written = json.loads((tmp_path / "work" / "profiles" / "profiles.yml").read_text())
+    assert written["simperf_workforce"]["outputs"]["simperf"]["settings"] == {"threads": 3}
+    assert project.target_path == tmp_path / "work" / "target"
+    assert not (SHIPPED / "profiles.yml").exists()
+
+
+def test_not_a_project_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match=r"no dbt_project\.yml"):
+        DbtProject(tmp_path, tmp_path / "db.duckdb", tmp_path / "work")
+
+
+def test_command_args_carry_paths_vars_selection_and_full_refresh(tmp_path):
+    project = make_project(tmp_path)
+    args = project.command_args(
+        "build",
+        select=["fct_yearly_events+", "stg_census"],
+        exclude="int_merit_events",
+        vars={"simulation_year": 2026, "start_year": 2025},
+        full_refresh=True,
+    )
+    assert args[0] == "build"
+    assert args[args.index("--target-path") + 1] == str(tmp_path / "work" / "target")
+    assert args[args.index("--log-path") + 1] == str(tmp_path / "work" / "logs")
+    assert args[args.index("--profiles-dir") + 1] == str(tmp_path / "work" / "profiles")
+    assert json.loads(args[args.index("--vars") + 1]) == {
+        "simulation_year": 2026,
+        "start_year": 2025,
+    }
+    select_at = args.index("--select")
+    assert args[select_at + 1 : select_at + 3] == ["fct_yearly_events+", "stg_census"]
+    assert args[args.index("--exclude") + 1] == "int_merit_events"
+    assert "--full-refresh" in args
+    assert "--no-send-anonymous-usage-stats" in args  # offline machines: no tracking calls
+
+
+@pytest.mark.parametrize(
+    ("command", "kwargs", "message"),
+    [
+        ("compile", {}, "must be one of"),
+        ("test", {"full_refresh": True}, "no --full-refresh"),
+        ("run", {"select": ""}, "select must be"),
+        ("run", {"exclude": [1]}, "exclude must be"),
+    ],
+)
+def test_bad_command_args_are_usage_errors(tmp_path, command, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        make_project(tmp_path).command_args(command, **kwargs)
+
+
+def test_year_vars_are_injected_and_user_vars_win(tmp_path):
+    project = make_project(tmp_path, vars={"random_seed": 7}, start_year=2025)
+    assert project._vars_for(None, 2027) == {
+        "random_seed": 7,
+        "simulation_year": 2027,
+        "start_year": 2025,
+    }
+    assert project._vars_for({"start_year": 2026}, 2027)["start_year"] == 2026
+    assert project._vars_for(None, None) == {"random_seed": 7}
+
+
+def test_census_parquet_becomes_an_absolute_var(tmp_path):
+    project = make_project(tmp_path, census_parquet=tmp_path / "c" / "census.parquet")
+    assert project.vars["census_parquet"] == str((tmp_path / "c" / "census.parquet").resolve())
+
+
+@pytest.mark.parametrize("rounds", [0, -1, 1.5, True])
+def test_rounds_must_be_positive_ints(tmp_path, rounds):
+    project = make_project(tmp_path)
+    with pytest.raises(UsageError, match="rounds must be a positive int"):
+        project.rebuild_year(2026, rounds=rounds)
+    with pytest.raises(UsageError, match="rounds must be a positive int"):
+        project.run_years([2025], rounds=rounds)
+
+
+@pytest.mark.parametrize("years", [[], ["2025"], [2025.0]])
+def test_run_years_rejects_bad_years_before_running_dbt(tmp_path, years):
+    with pytest.raises(UsageError):
+        make_project(tmp_path).run_years(years)
+
+
+def test_node_result_reads_dbt_run_results_duck_typed():
+    raw = SimpleNamespace(
+        node=SimpleNamespace(
+            name="fct_yearly_events",
+            unique_id="model.p.fct_yearly_events",
+            resource_type=SimpleNamespace(value="model"),
+            relation_name='"db"."main"."fct_yearly_events"',
+            config=SimpleNamespace(materialized="incremental"),
+        ),
+        status=SimpleNamespace(value="success"),
+        execution_time=0.25,
+        adapter_response={"rows_affected": 12},
+        message="OK",
+    )
+    result = node_result(raw)
+    assert result == NodeResult(
+        name="fct_yearly_events",
+        unique_id="model.p.fct_yearly_events",
+        resource_type="model",
+        status="success",
+        execution_time=0.25,
+        rows_affected=12,
+        message="OK",
+        relation_name='"db"."main"."fct_yearly_events"',
+        materialized="incremental",
+    )
+    raw.adapter_response = {"_message": "OK"}  # dbt-duckdb reports no row count
+    assert node_result(raw).rows_affected is None
+
+
+def test_overhead_is_wall_time_minus_time_inside_nodes():
+    inv = invocation(
+        [node("a", time=0.5), node("b", time=0.25), node("t", resource_type="test", time=0.25)],
+        wall=2.0,
+    )
+    assert inv.model_time_s == pytest.approx(0.75)
+    assert inv.node_time_s == pytest.approx(1.0)
+    assert inv.overhead_s == pytest.approx(1.0)
+    assert [r.name for r in inv.models] == ["a", "b"]
+    assert [r.name for r in inv.tests] == ["t"]
+    assert inv.result("b").execution_time == 0.25
+    with pytest.raises(KeyError, match="no node named 'zzz'"):
+        inv.result("zzz")
+
+
+def test_overhead_never_goes_negative():
+    assert invocation([node("a", time=3.0)], wall=2.0).overhead_s == 0.0
+
+
+def test_failure_message_names_the_model_and_carries_dbts_message():
+    inv = invocation(
+        [
+            node("stg_census"),
+            node("int_hiring_events", status="error", message="Binder Error: column x"),
+            node("fct_yearly_events", status="skipped"),
+            node(
+                "assert_headcount_conservation",
+                status="fail",
+                resource_type="test",
+                message="Got 1 result, configured to fail if != 0",
+            ),
+        ],
+        success=False,
+    )
+    text = inv.describe_failure()
+    assert text.startswith("dbt build (simulation year 2026) failed:")
+    assert "model int_hiring_events [error]: Binder Error: column x" in text
+    assert "test assert_headcount_conservation [fail]: Got 1 result" in text
+    assert "skipped because of the above: fct_yearly_events" in text
+    assert "stg_census" not in text
+    assert [r.name for r in inv.failures] == [
+        "int_hiring_events",
+        "fct_yearly_events",
+        "assert_headcount_conservation",
+    ]
+
+
+def test_failure_without_nodes_reports_dbts_exception():
+    inv = invocation([], success=False, error="CompilationError: year 2026 has not been built")
+    assert "CompilationError: year 2026 has not been built" in inv.describe_failure()
+
+
+def test_dbt_run_error_is_a_simperf_error_carrying_the_invocation():
+    inv = invocation([], success=False)
+    error = DbtRunError("boom", inv)
+    assert isinstance(error, SimperfError)
+    assert error.invocation is inv
