@@ -37,31 +37,55 @@ def stream_constants(seed: int, year: int, stream: int) -> tuple[int, int]:
     return h | 1, mix32(h ^ 0xA5A5A5A5)
 
 
-def uniform(seed: int, year: int, stream: int, number: int) -> float:
+#: Which bits of a stream's 32-bit hash a draw uses: all of them, or one 16-bit half. Halves
+#: serve draws that need no finer grain than 1/65536 (days, spreads, picks) at half the cost.
+FULL, HIGH, LOW = 0, 1, 2
+
+
+def uniform(seed: int, year: int, stream: int, number: int, part: int = FULL) -> float:
     """The draw in [0, 1) that SQL's :func:`draws_sql` gives employee ``number``."""
     a, b = stream_constants(seed, year, stream)
-    return mix32((number * a + b) & MASK32) / _TWO32
+    h = mix32((number * a + b) & MASK32)
+    if part == HIGH:
+        return (h >> 16) / 65536.0
+    if part == LOW:
+        return (h & 0xFFFF) / 65536.0
+    return h / _TWO32
 
 
 def draws_sql(
-    source: str, key: str, seed: int, year: int, streams: Mapping[str, int], keep: Sequence[str]
+    source: str,
+    key: str,
+    seed: int,
+    year: int,
+    streams: Mapping[str, tuple[int, int]],
+    keep: Sequence[str],
 ) -> str:
-    """A SELECT over ``source`` returning ``keep`` plus one uniform column per stream.
+    """A SELECT over ``source`` returning ``keep`` plus one uniform column per named draw.
 
-    The mixing runs as staged projections (one subquery per step) rather than one nested
-    expression, which would repeat each inner step several times; staging halves the cost.
+    ``streams`` maps each column name to (stream number, part). The mixing runs as staged
+    projections (one subquery per step) rather than one nested expression, which would repeat
+    each inner step several times; staging halves the cost.
     """
-    names = list(streams)
+    numbers = sorted({stream for stream, _part in streams.values()})
     kept = ", ".join(keep)
-    constants = {name: stream_constants(seed, year, streams[name]) for name in names}
+    constants = {s: stream_constants(seed, year, s) for s in numbers}
     x = ", ".join(
-        f"(({key}::UBIGINT * {constants[n][0]} + {constants[n][1]}) & {MASK32}) AS _x_{n}"
-        for n in names
+        f"(({key}::UBIGINT * {constants[s][0]} + {constants[s][1]}) & {MASK32}) AS _x{s}"
+        for s in numbers
     )
-    s1 = ", ".join(f"((xor(_x_{n}, _x_{n} >> 16) * {_M1}) & {MASK32}) AS _a_{n}" for n in names)
-    s2 = ", ".join(f"((xor(_a_{n}, _a_{n} >> 15) * {_M2}) & {MASK32}) AS _b_{n}" for n in names)
-    s3 = ", ".join(f"(xor(_b_{n}, _b_{n} >> 16) / {_TWO32!r}e0) AS {n}" for n in names)
+    s1 = ", ".join(f"((xor(_x{s}, _x{s} >> 16) * {_M1}) & {MASK32}) AS _a{s}" for s in numbers)
+    s2 = ", ".join(f"((xor(_a{s}, _a{s} >> 15) * {_M2}) & {MASK32}) AS _b{s}" for s in numbers)
+    s3 = ", ".join(f"xor(_b{s}, _b{s} >> 16) AS _h{s}" for s in numbers)
+    parts = {
+        FULL: "(_h{s} / 4294967296.0e0)",
+        HIGH: "((_h{s} >> 16) / 65536.0e0)",
+        LOW: "((_h{s} & 65535) / 65536.0e0)",
+    }
+    out = ", ".join(
+        f"{parts[part].format(s=stream)} AS {name}" for name, (stream, part) in streams.items()
+    )
     return (
-        f"SELECT {kept}, {s3} FROM (SELECT {kept}, {s2} FROM (SELECT {kept}, {s1} FROM "
-        f"(SELECT {kept}, {x} FROM ({source}))))"
+        f"SELECT {kept}, {out} FROM (SELECT {kept}, {s3} FROM (SELECT {kept}, {s2} FROM "
+        f"(SELECT {kept}, {s1} FROM (SELECT {kept}, {x} FROM ({source})))))"
     )
