@@ -87,6 +87,7 @@ class Settings:
             "warmup": self.warmup,
             "confirm": self.confirm,
             "duckdb_threads": self.duckdb_threads,
+            "calibration": self.calibrate,
         }
 
 
@@ -104,6 +105,7 @@ _INI: tuple[tuple[str, str, str], ...] = (
     ("simperf_warmup", "string", "warm-up rounds per measure() call (default 1)"),
     ("simperf_duckdb_threads", "string", "DuckDB threads for measured connections, or 'auto'"),
     ("simperf_growth_pct", "string", "memory growth %/year that flags a multi-year trend"),
+    ("simperf_calibration", "string", "on (default) or off: calibrate machine speed per session"),
     ("simperf_sla", "linelist", "component SLAs: 'name = seconds [warning=S] [memory_mb=M]'"),
 )
 
@@ -195,6 +197,14 @@ def add_options(parser: Any) -> None:
         default=None,
         metavar="PCT",
         help="flag memory growing more than PCT%% per simulation year (default: 10)",
+    )
+    group.addoption(
+        "--simperf-calibration",
+        default=None,
+        metavar="on|off",
+        help="run a short calibration workload per session so timings are compared through "
+        "the machine's current speed (default: on; off compares raw seconds on the same "
+        "machine and only counters across machines)",
     )
     for name, kind, help_text in _INI:
         parser.addini(name, help_text, type=kind, default=None)
@@ -367,6 +377,9 @@ def resolve_settings(config: _Config) -> Settings:
     value, source = getters["simperf_growth_pct"]()
     growth_pct = _positive_float(value, source) if value is not None else 10.0
 
+    value, source = getters["simperf_calibration"]()
+    calibrate = _bool(value, source) if value is not None else True
+
     slas = load_pyproject_slas(config.rootpath / "pyproject.toml")
     lines = config.getini("simperf_sla") or []
     for line in lines:
@@ -390,5 +403,6 @@ def resolve_settings(config: _Config) -> Settings:
         confirm=not quick,
         duckdb_threads=threads,
         growth_pct=growth_pct,
+        calibrate=calibrate,
         component_slas=slas,
     )
