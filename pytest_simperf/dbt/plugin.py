@@ -8,8 +8,9 @@ configuration only, and the workforce connection stays open for the test.
 
 When the test also uses ``simperf``, every dbt invocation is recorded: each model's (and seed's)
 execution time from dbt's run results as a phase named after the model, in the invocation's
-simulation year, plus ``dbt_total`` (wall time of the invocation) and ``dbt_overhead`` (wall time
-minus time inside nodes). Baselines, SLAs and verdicts then apply per model and per year.
+simulation year, plus ``dbt_total`` (the invocation timed as a ``simperf`` phase: wall, CPU and
+peak memory of this process, which is where dbt runs) and ``dbt_overhead`` (wall time minus
+time inside nodes). Baselines, SLAs and verdicts then apply per model and per year.
 
 Importing this module imports neither dbt nor duckdb.
 """
@@ -17,12 +18,13 @@ Importing this module imports neither dbt nor duckdb.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from pytest_simperf.dbt.runner import DbtInvocation, DbtProject, DbtRunError
+from pytest_simperf.dbt.runner import DbtInvocation, DbtProject
 from pytest_simperf.errors import UsageError
 
 MARKER = "simperf_dbt"
@@ -62,7 +64,8 @@ class SimperfDbt:
 
     Every method returns dbt's results (``DbtInvocation``: per-node name, status,
     execution_time, rows_affected, message; wall time and dbt overhead) and raises
-    ``DbtRunError`` naming the failing model and dbt's message when dbt fails.
+    ``DbtRunError`` naming the failing model and dbt's message when dbt fails. The plain
+    ``DbtProject`` underneath is ``.project``.
     """
 
     def __init__(
@@ -77,6 +80,8 @@ class SimperfDbt:
         self.workforce = workforce
         self.simperf = simperf
         self.count_rows = count_rows
+        project.listeners.append(self._record)
+        project.around_run = self._around_run
 
     # -- where things are --------------------------------------------------------------------
 
@@ -91,6 +96,7 @@ class SimperfDbt:
 
     @property
     def simulation_years(self) -> list[int]:
+        """The workforce's simulation years: what ``run_years()`` builds by default."""
         return list(self.workforce.simulation_years)
 
     @property
@@ -100,94 +106,35 @@ class SimperfDbt:
 
     # -- running dbt -------------------------------------------------------------------------
 
-    def invoke(
-        self,
-        command: str,
-        *,
-        select: str | Sequence[str] | None = None,
-        exclude: str | Sequence[str] | None = None,
-        vars: Mapping[str, Any] | None = None,
-        full_refresh: bool = False,
-        year: int | None = None,
-        check: bool = True,
-    ) -> DbtInvocation:
-        """Run one dbt command (build, run, seed, test) and record it."""
-        invocation = self.project.invoke(
-            command,
-            select=select,
-            exclude=exclude,
-            vars=vars,
-            full_refresh=full_refresh,
-            year=year,
-            check=False,
-        )
-        self._record(invocation)
-        if check and not invocation.success:
-            raise DbtRunError(invocation.describe_failure(), invocation)
-        return invocation
+    def invoke(self, command: str, **kwargs: Any) -> DbtInvocation:
+        """Run one dbt command (build, run, seed, test); see ``DbtProject.invoke``."""
+        return self.project.invoke(command, **kwargs)
 
     def build(self, **kwargs: Any) -> DbtInvocation:
         """``dbt build``: seeds, models and data tests in graph order."""
-        return self.invoke("build", **kwargs)
+        return self.project.invoke("build", **kwargs)
 
     def run(self, **kwargs: Any) -> DbtInvocation:
         """``dbt run``: models only."""
-        return self.invoke("run", **kwargs)
+        return self.project.invoke("run", **kwargs)
 
     def seed(self, **kwargs: Any) -> DbtInvocation:
         """``dbt seed``."""
-        return self.invoke("seed", **kwargs)
+        return self.project.invoke("seed", **kwargs)
 
     def test(self, **kwargs: Any) -> DbtInvocation:
         """``dbt test``."""
-        return self.invoke("test", **kwargs)
+        return self.project.invoke("test", **kwargs)
 
-    def run_years(
-        self,
-        years: Iterable[int] | None = None,
-        *,
-        command: str = "build",
-        full_refresh_first: bool = True,
-        select: str | Sequence[str] | None = None,
-        vars: Mapping[str, Any] | None = None,
-    ) -> list[DbtInvocation]:
-        """Build the simulation year by year (default: the workforce's years): the first year
-        with ``--full-refresh``, later years incrementally."""
-        ordered = list(self.simulation_years if years is None else years)
-        if not ordered:
-            raise UsageError("simperf_dbt.run_years() needs at least one simulation year")
-        for year in ordered:
-            if isinstance(year, bool) or not isinstance(year, int):
-                raise UsageError(f"simperf_dbt.run_years(): years must be ints, got {year!r}")
-        if self.project.start_year is None:
-            self.project.start_year = ordered[0]
-        return [
-            self.invoke(
-                command,
-                select=select,
-                vars=vars,
-                year=year,
-                full_refresh=full_refresh_first and index == 0,
-            )
-            for index, year in enumerate(ordered)
-        ]
+    def run_years(self, years: Iterable[int] | None = None, **kwargs: Any) -> list[DbtInvocation]:
+        """Build the simulation year by year (default: the workforce's years), the first with
+        ``--full-refresh``; ``rounds=N`` repeats it. See ``DbtProject.run_years``."""
+        return self.project.run_years(self.simulation_years if years is None else years, **kwargs)
 
-    def rebuild_year(
-        self,
-        year: int,
-        *,
-        rounds: int = 1,
-        command: str = "build",
-        select: str | Sequence[str] | None = None,
-        vars: Mapping[str, Any] | None = None,
-    ) -> list[DbtInvocation]:
-        """Build an already-built year again, ``rounds`` times; each round adds a sample to
-        the models' phases of that year."""
-        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-            raise UsageError(f"simperf_dbt.rebuild_year(): rounds must be ≥ 1, got {rounds!r}")
-        if isinstance(year, bool) or not isinstance(year, int):
-            raise UsageError(f"simperf_dbt.rebuild_year(): year must be an int, got {year!r}")
-        return [self.invoke(command, select=select, vars=vars, year=year) for _ in range(rounds)]
+    def rebuild_year(self, year: int, **kwargs: Any) -> list[DbtInvocation]:
+        """Build an already-built year again (``rounds=N`` times); each round adds a sample to
+        that year's model phases. See ``DbtProject.rebuild_year``."""
+        return self.project.rebuild_year(year, **kwargs)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Query the database dbt built (a short-lived connection; see ``DbtProject.query``)."""
@@ -195,9 +142,16 @@ class SimperfDbt:
 
     # -- recording ---------------------------------------------------------------------------
 
+    def _around_run(self, command: str, year: int | None) -> AbstractContextManager[Any]:
+        """Time each dbt run as the ``dbt_total`` phase through ``simperf`` itself, so it also
+        gets CPU time and the process's peak memory (dbt runs in this process)."""
+        if self.simperf is None:
+            return nullcontext()
+        return cast(AbstractContextManager[Any], self.simperf.phase(TOTAL_PHASE, year=year))
+
     def _record(self, invocation: DbtInvocation) -> None:
-        """Add the invocation's timings to ``simperf``; a failed invocation adds nothing, so a
-        broken model can never become a baseline."""
+        """Add each model's time and dbt's overhead to ``simperf``. A failed invocation adds no
+        model phases (its ``dbt_total`` is already in, and the test fails)."""
         if self.simperf is None or not invocation.success:
             return
         rows = self.project.relation_rows(invocation) if self.count_rows else {}
@@ -216,9 +170,6 @@ class SimperfDbt:
                     "materialized": result.materialized,
                 },
             )
-        self.simperf.record(
-            TOTAL_PHASE, year=invocation.year, samples_s=[invocation.wall_s], meta=meta
-        )
         self.simperf.record(
             OVERHEAD_PHASE, year=invocation.year, samples_s=[invocation.overhead_s], meta=meta
         )

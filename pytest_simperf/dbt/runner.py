@@ -17,7 +17,8 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +224,13 @@ class DbtProject:
         self.start_year = start_year
         self.reuse_manifest = reuse_manifest
         self.invocations: list[DbtInvocation] = []
+        #: Called with every invocation as soon as dbt returns, failed ones included.
+        self.listeners: list[Callable[[DbtInvocation], None]] = []
+        #: Entered around dbt's own run only (after parsing), given (command, year): lets a
+        #: caller time, or measure the memory of, exactly what the invocation's wall time is.
+        self.around_run: Callable[[str, int | None], AbstractContextManager[Any]] = (
+            lambda _command, _year: nullcontext()
+        )
         self._manifest: Any = None
         self.profiles_dir = self.work_dir / "profiles"
         self.target_path = self.work_dir / "target"
@@ -330,9 +338,10 @@ class DbtProject:
         from dbt.cli.main import dbtRunner
 
         runner = dbtRunner(manifest=self._manifest if self.reuse_manifest else None)
-        started = time.perf_counter()
-        outcome = runner.invoke(args)
-        wall = time.perf_counter() - started
+        with self.around_run(command, year):
+            started = time.perf_counter()
+            outcome = runner.invoke(args)
+            wall = time.perf_counter() - started
         raw_results = getattr(outcome.result, "results", None) or []
         invocation = DbtInvocation(
             command=command,
@@ -346,6 +355,8 @@ class DbtProject:
             error=None if outcome.exception is None else _exception_text(outcome.exception),
         )
         self.invocations.append(invocation)
+        for listener in self.listeners:
+            listener(invocation)
         if check and not invocation.success:
             raise DbtRunError(invocation.describe_failure(), invocation)
         return invocation
@@ -372,16 +383,22 @@ class DbtProject:
         self,
         years: Iterable[int],
         *,
+        rounds: int = 1,
         command: str = "build",
         full_refresh_first: bool = True,
         select: str | Sequence[str] | None = None,
         vars: Mapping[str, Any] | None = None,
     ) -> list[DbtInvocation]:
         """Build year by year: the first with ``--full-refresh`` (unless told otherwise), the
-        rest incrementally, as a multi-year simulation runs in production."""
+        rest incrementally, as a multi-year simulation runs in production.
+
+        ``rounds`` > 1 repeats the whole multi-year build, so each model gets several samples
+        per year (interleaved, so slow drift of the machine spreads over all years alike).
+        """
         ordered = [_year(y) for y in years]
         if not ordered:
             raise UsageError("run_years() needs at least one simulation year")
+        _check_rounds(rounds, "run_years")
         if self.start_year is None:
             self.start_year = ordered[0]
         return [
@@ -392,6 +409,7 @@ class DbtProject:
                 year=year,
                 full_refresh=full_refresh_first and index == 0,
             )
+            for _ in range(rounds)
             for index, year in enumerate(ordered)
         ]
 
@@ -399,15 +417,14 @@ class DbtProject:
         self,
         year: int,
         *,
+        rounds: int = 1,
         command: str = "build",
         select: str | Sequence[str] | None = None,
         vars: Mapping[str, Any] | None = None,
-        rounds: int = 1,
     ) -> list[DbtInvocation]:
         """Build an already-built year again, incrementally, ``rounds`` times: where an
         incremental strategy that rewrites history shows its cost."""
-        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-            raise UsageError(f"rebuild_year(): rounds must be a positive int, got {rounds!r}")
+        _check_rounds(rounds, "rebuild_year")
         year = _year(year)
         return [self.invoke(command, select=select, vars=vars, year=year) for _ in range(rounds)]
 
@@ -462,6 +479,11 @@ def _year(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"a simulation year must be an int, got {value!r}")
     return int(value)
+
+
+def _check_rounds(rounds: Any, where: str) -> None:
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise UsageError(f"{where}(): rounds must be a positive int, got {rounds!r}")
 
 
 def _exception_text(exc: BaseException) -> str:
