@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pytest_simperf.errors import SimperfError
 
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("pytest_simperf.workforce.cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from pytest_simperf.workforce.generate import TABLES, build_workforce
+from pytest_simperf.workforce.generate import TABLES, Progress, build_workforce
 from pytest_simperf.workforce.spec import WorkforceSpec
 
 if TYPE_CHECKING:
@@ -82,13 +82,13 @@ class Workforce:
         return f"<Workforce {self.spec.label()} at {where}>"
 
 
-def create_workforce(spec: WorkforceSpec) -> Workforce:
+def create_workforce(spec: WorkforceSpec, *, progress: Progress | None = None) -> Workforce:
     """Build ``spec`` in a new in-memory DuckDB connection (no file, no cache)."""
     import duckdb
 
     con = duckdb.connect()
     try:
-        build_workforce(con, spec)
+        build_workforce(con, spec, progress=progress)
     except BaseException:
         con.close()
         raise

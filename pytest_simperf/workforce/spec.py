@@ -256,3 +256,25 @@ def estimate_bytes(spec: WorkforceSpec) -> int:
     rows = expected_rows(spec)
     total = rows["census"] + rows["workforce_events"] + rows["workforce_snapshots"]
     return BASE_BYTES + total * BYTES_PER_ROW
+
+
+#: Keywords ``@pytest.mark.workforce`` accepts.
+MARKER_KEYWORDS = ("employees", "years", "seed", "start_year", "rates")
+
+
+def spec_from_marker(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], default_employees: int
+) -> WorkforceSpec:
+    """The spec a ``workforce`` marker asks for; ``default_employees`` when it names no size."""
+    if args:
+        raise UsageError(
+            f"takes keyword arguments only ({', '.join(MARKER_KEYWORDS)}), got positional {args!r}"
+        )
+    unknown = sorted(set(kwargs) - set(MARKER_KEYWORDS))
+    if unknown:
+        raise UsageError(
+            f"unknown keyword {', '.join(unknown)}; valid keywords: {', '.join(MARKER_KEYWORDS)}"
+        )
+    values = dict(kwargs)
+    values["employees"] = resolve_employees(values.get("employees", default_employees))
+    return WorkforceSpec(**values)

@@ -1,0 +1,138 @@
+"""``simperf generate``: write a synthetic workforce to a ``.duckdb`` file or a Parquet folder.
+
+The Parquet folder (``census.parquet``, ``workforce_events.parquet``,
+``workforce_snapshots.parquet``) is what a dbt project reads as its census input. Output appears
+only when complete: it is written under a temporary name beside the target and renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pytest_simperf.errors import UsageError
+from pytest_simperf.workforce.generate import TABLES, build_database, check_memory
+from pytest_simperf.workforce.handle import Workforce, open_workforce
+from pytest_simperf.workforce.spec import SCALES, WorkforceSpec, resolve_employees
+
+DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+#: Builds at least this large (employees × years) report progress on stderr.
+PROGRESS_THRESHOLD = 250_000
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``generate`` subcommand."""
+    parser = subparsers.add_parser(
+        "generate",
+        help="write a synthetic workforce (census, events, snapshots)",
+        description=(
+            "Build a seeded synthetic workforce with DuckDB and write it to a .duckdb file or a "
+            "folder of Parquet files. The same arguments always give the same data."
+        ),
+    )
+    parser.add_argument(
+        "--employees",
+        required=True,
+        metavar="N|SCALE",
+        help=f"active employees at the census date, or a scale: {', '.join(SCALES)}",
+    )
+    parser.add_argument("--years", type=int, default=5, help="simulation years (default 5)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument(
+        "--start-year", type=int, default=2025, help="first simulation year (default 2025)"
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help="output path")
+    parser.add_argument(
+        "--format",
+        choices=("duckdb", "parquet"),
+        default=None,
+        help="duckdb: one database file; parquet: a folder with one file per table "
+        f"(default: duckdb when PATH ends in {'/'.join(DUCKDB_SUFFIXES)}, else parquet)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run)
+
+
+def _progress(message: str) -> None:
+    print(f"simperf generate: {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build and write; errors are :class:`UsageError`, which ``simperf`` prints as one line."""
+    spec = WorkforceSpec(
+        resolve_employees(args.employees),
+        years=args.years,
+        seed=args.seed,
+        start_year=args.start_year,
+    )
+    out: Path = args.out
+    fmt = args.format or ("duckdb" if out.suffix.lower() in DUCKDB_SUFFIXES else "parquet")
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} already exists; pass --force to replace it")
+    check_memory(spec)
+    large = spec.employees * spec.years >= PROGRESS_THRESHOLD
+    progress = _progress if large and not args.quiet else None
+    started = time.perf_counter()
+    if fmt == "duckdb":
+        if out.is_dir():
+            raise UsageError(f"{out} is a directory; a .duckdb output must be a file")
+        build_database(spec, out, progress=progress)
+        with open_workforce(out, spec, read_only=True) as workforce:
+            counts = _counts(workforce)
+    else:
+        counts = _write_parquet(spec, out, progress)
+    elapsed = time.perf_counter() - started
+    summary = ", ".join(f"{table} {rows:,} rows" for table, rows in counts.items())
+    print(f"wrote {out} ({fmt}): {summary} in {elapsed:.1f} s")
+    return 0
+
+
+def _counts(workforce: Workforce) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for table in TABLES:
+        row = workforce.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        counts[table] = int(row[0]) if row else 0
+    return counts
+
+
+def _write_parquet(spec: WorkforceSpec, out: Path, progress: Any) -> dict[str, int]:
+    from pytest_simperf.workforce.handle import create_workforce
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    temp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary output folder
+    try:
+        with create_workforce(spec, progress=progress) as workforce:
+            workforce.to_parquet(temp)
+            counts = _counts(workforce)
+        _replace(temp, out)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    return counts
+
+
+def _replace(new: Path, out: Path) -> None:
+    """Move ``new`` to ``out``; an old ``out`` is set aside first and removed only after."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    old.rmdir()
+    out.rename(old)
+    try:
+        new.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            old.unlink()
