@@ -33,16 +33,26 @@
   The workforce state at the end of the previous year, which the event models read.
 
   It lives in int_workforce_state, which is built *after* the events of the current year, so it
-  cannot be a ref() (that would be a cycle). It is looked up by name instead; building years out
-  of order is a usage error, reported as such.
+  cannot be a ref() (that would be a cycle). It is looked up by name instead; building a year
+  whose previous year is missing is a usage error, reported as such rather than simulated from
+  an empty workforce.
 #}
 {% macro prior_year_state() -%}
   {%- set relation = adapter.get_relation(
         database=this.database, schema=this.schema, identifier='int_workforce_state') -%}
-  {%- if execute and relation is none -%}
-    {{ exceptions.raise_compiler_error(
-        "int_workforce_state does not exist: build simulation year " ~ start_year()
-        ~ " (the start_year) before year " ~ simulation_year()) }}
+  {%- if execute -%}
+    {%- if relation is none -%}
+      {{ exceptions.raise_compiler_error(
+          "int_workforce_state does not exist: build simulation year " ~ start_year()
+          ~ " (the start_year) before year " ~ simulation_year()) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select count(*) from " ~ relation ~ " where simulation_year = " ~ (simulation_year() - 1)) -%}
+    {%- if found.columns[0].values()[0] == 0 -%}
+      {{ exceptions.raise_compiler_error(
+          "simulation year " ~ (simulation_year() - 1) ~ " has not been built: build the years "
+          ~ "in order, from start_year " ~ start_year() ~ ", before year " ~ simulation_year()) }}
+    {%- endif -%}
   {%- endif -%}
   {{ return(relation) }}
 {%- endmacro %}
