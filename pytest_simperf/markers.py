@@ -61,6 +61,8 @@ class EffectiveSla:
 class TestOptions:
     """Per-test settings after applying a ``simperf`` marker over the session settings."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     thresholds: Thresholds
     memory_thresholds: Thresholds
     fail_on: str

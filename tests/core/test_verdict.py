@@ -1,0 +1,219 @@
+"""Verdict rules on hand-made records: SLA status/category, counters, memory, multi-year."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_simperf.calibration import MachineComparison
+from pytest_simperf.markers import EffectiveSla, TestOptions
+from pytest_simperf.multiyear import annotate_years, summarize_test
+from pytest_simperf.results import PhaseRecord
+from pytest_simperf.stats import Thresholds
+from pytest_simperf.verdict import fails, judge_phase, judge_sla
+
+SAME = MachineComparison("same_machine", 1.0, 0.0, "same machine")
+OPTIONS = TestOptions(Thresholds(), Thresholds(0.25, 0.5, 1.0), "MINOR", 7, 1)
+
+
+def sla(seconds=None, memory_mb=None, rows_per_second=None, warning=0.8):
+    return EffectiveSla(
+        seconds=seconds,
+        warning_seconds=None if seconds is None else seconds * warning,
+        memory_mb=memory_mb,
+        warning_memory_mb=None if memory_mb is None else memory_mb * warning,
+        rows_per_second=rows_per_second,
+        warning=warning,
+        source="test",
+    )
+
+
+@pytest.mark.parametrize(
+    ("median", "status", "category"),
+    [
+        (0.4, "WITHIN_SLA", "EXCELLENT"),
+        (0.5, "WITHIN_SLA", "EXCELLENT"),
+        (0.7, "WITHIN_SLA", "GOOD"),
+        (0.85, "SLA_WARNING", "POOR"),
+        (1.0, "SLA_WARNING", "POOR"),
+        (1.2, "SLA_BREACH", "CRITICAL"),
+    ],
+)
+def test_sla_status_and_category(median, status, category):
+    result = judge_sla(PhaseRecord("p", None, [median]), sla(seconds=1.0))
+    assert (result.status, result.category) == (status, category)
+    assert bool(result.reasons) == (status == "SLA_BREACH")
+
+
+def test_memory_and_throughput_slas():
+    record = PhaseRecord("p", None, [1.0], start_rss_mb=100, peak_rss_mb=700, rows=1000)
+    assert judge_sla(record, sla(memory_mb=500)).status == "SLA_BREACH"
+    assert judge_sla(record, sla(memory_mb=1000)).category == "GOOD"
+    assert judge_sla(record, sla(rows_per_second=2000)).status == "SLA_BREACH"
+    assert judge_sla(record, sla(rows_per_second=500)).status == "WITHIN_SLA"
+    assert judge_sla(record, None).status is None
+
+
+def _baseline(**extra):
+    return {"median_s": 1.0, "samples_s": [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0], **extra}
+
+
+def test_no_baseline_is_new():
+    verdict = judge_phase(
+        PhaseRecord("p", None, [1.0]),
+        None,
+        options=OPTIONS,
+        sla=None,
+        comparability=SAME,
+        threads_match=True,
+    )
+    assert verdict.severity == "NEW" and "--simperf-update-baseline" in verdict.why
+
+
+def test_counters_gate_exactly_even_when_time_is_unchanged():
+    record = PhaseRecord(
+        "p", None, [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0], rows_scanned=101, intermediate_rows=10
+    )
+    base = _baseline(rows_scanned=100, intermediate_rows=10)
+    verdict = judge_phase(
+        record, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+    )
+    assert verdict.plan_changed and verdict.counter_severity == "MINOR"
+    assert verdict.severity == "MINOR" and "rows scanned 100 → 101" in verdict.why
+    # Not compared when DuckDB ran with other threads.
+    other = judge_phase(
+        record, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=False
+    )
+    assert not other.plan_changed and other.counter_severity is None
+    fewer = PhaseRecord("p", None, list(base["samples_s"]), rows_scanned=50, intermediate_rows=10)
+    assert (
+        judge_phase(
+            fewer, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+        ).severity
+        == "IMPROVED"
+    )
+
+
+def test_memory_regressions_use_their_own_thresholds_and_a_floor():
+    samples = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0]
+    base = _baseline(peak_alloc_mb=100.0)
+
+    def judge(alloc):
+        record = PhaseRecord("p", None, samples, start_rss_mb=0.0, peak_rss_mb=alloc)
+        return judge_phase(
+            record, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+        )
+
+    assert judge(120).memory_severity == "OK"  # +20% < 25% memory MINOR
+    assert judge(130).memory_severity == "MINOR"
+    assert judge(160).memory_severity == "MAJOR"
+    assert judge(210).memory_severity == "CRITICAL"
+    small = {**base, "peak_alloc_mb": 10.0}
+    record = PhaseRecord("p", None, samples, start_rss_mb=0.0, peak_rss_mb=20.0)
+    assert (
+        judge_phase(
+            record, small, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+        ).memory_severity
+        == "OK"
+    )  # under the 16 MB floor
+
+
+def test_time_not_compared_across_uncalibrated_machines():
+    record = PhaseRecord("p", None, [5.0] * 7)
+    counters_only = MachineComparison("counters_only", 1.0, 0.0, "another machine, no calibration")
+    verdict = judge_phase(
+        record,
+        _baseline(),
+        options=OPTIONS,
+        sla=None,
+        comparability=counters_only,
+        threads_match=True,
+    )
+    assert verdict.time is None and verdict.severity == "OK"
+    assert "another machine" in verdict.why
+
+
+def test_calibrated_comparison_scales_the_baseline():
+    record = PhaseRecord("p", None, [2.0, 2.02, 1.98, 2.0, 2.04, 1.96, 2.0])
+    twice_as_slow = MachineComparison("calibrated", 2.0, 0.0, "calibrated ×2")
+    verdict = judge_phase(
+        record,
+        _baseline(),
+        options=OPTIONS,
+        sla=None,
+        comparability=twice_as_slow,
+        threads_match=True,
+    )
+    assert verdict.severity == "OK" and verdict.time.ratio == pytest.approx(1.0, abs=0.01)
+
+
+def test_single_short_run_cannot_carry_a_timing_verdict():
+    record = PhaseRecord("p", None, [0.003])
+    verdict = judge_phase(
+        record,
+        {"median_s": 0.001, "samples_s": [0.001]},
+        options=OPTIONS,
+        sla=None,
+        comparability=SAME,
+        threads_match=True,
+    )
+    assert verdict.severity == "OK" and verdict.time.too_noisy
+
+
+@pytest.mark.parametrize(
+    ("severity", "fail_on", "expected"),
+    [
+        ("MINOR", "MINOR", True),
+        ("MINOR", "MAJOR", False),
+        ("CRITICAL", "never", False),
+        ("IMPROVED", "MINOR", False),
+        ("NEW", "MINOR", False),
+        ("MAJOR", "MAJOR", True),
+    ],
+)
+def test_fails(severity, fail_on, expected):
+    assert fails(severity, fail_on) is expected
+
+
+def _phase(name, year, median, rss):
+    return {
+        "name": name,
+        "year": year,
+        "median_s": median,
+        "peak_rss_mb": rss,
+        "sla_status": None,
+        "sla_category": None,
+    }
+
+
+def test_year_over_year_cumulative_and_growth_flags():
+    phases = [
+        _phase("events", 2025 + i, t, m)
+        for i, (t, m) in enumerate([(1.0, 100), (1.1, 115), (1.25, 130), (1.4, 150), (1.6, 170)])
+    ]
+    phases.append(_phase("flat", 2025, 1.0, 100))
+    flags = annotate_years(phases, growth_pct=10.0)
+    assert phases[1]["yoy_change_pct"] == pytest.approx(10.0)
+    assert phases[4]["cumulative_s"] == pytest.approx(6.35)
+    assert phases[1]["yoy_memory_change_pct"] == pytest.approx(15.0)
+    assert {(f["metric"], f["flag"]) for f in flags} == {
+        ("time", "rising_every_year"),
+        ("memory", "growing"),
+    }
+
+
+def test_noisy_flat_years_are_not_flagged():
+    times = [1.0, 1.03, 0.98, 1.02, 0.99]
+    phases = [_phase("events", 2025 + i, t, 100 + i) for i, t in enumerate(times)]
+    assert annotate_years(phases, growth_pct=10.0) == []
+
+
+def test_summary():
+    phases = [_phase("a", None, 1.0, 1), _phase("b", 2025, 3.0, 1), _phase("b", 2026, 2.0, 1)]
+    phases[1]["sla_status"], phases[1]["sla_category"] = "SLA_BREACH", "CRITICAL"
+    summary = summarize_test(phases, slowest=2)
+    assert summary == {
+        "total_s": 6.0,
+        "sla_breaches": 1,
+        "poor_or_critical": ["b"],
+        "slowest": ["b@2025", "b@2026"],
+    }
