@@ -45,7 +45,7 @@ class Trend:
     points: int
     slope_pct_per_run: float
     change_pct: float
-    score: float
+    p_value: float
     noise_pct: float
     why: str
 
