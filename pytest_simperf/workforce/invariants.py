@@ -104,11 +104,12 @@ CHECKS: dict[str, tuple[str, str]] = {
     "deferral_range": (
         "deferral rates stay between 0 and 15%",
         """
-        SELECT printf('%s: census deferral rate %s', employee_id, employee_deferral_rate)
+        SELECT printf('%s: census deferral rate %s', employee_id,
+                      CAST(employee_deferral_rate AS VARCHAR))
         FROM census WHERE NOT employee_deferral_rate BETWEEN 0 AND 0.15
         UNION ALL
-        SELECT printf('%s: deferral rate %s in %d', employee_id, current_deferral_rate,
-                      simulation_year)
+        SELECT printf('%s: deferral rate %s in %d', employee_id,
+                      CAST(current_deferral_rate AS VARCHAR), simulation_year)
         FROM workforce_snapshots WHERE NOT current_deferral_rate BETWEEN 0 AND 0.15
         """,
     ),
