@@ -14,7 +14,10 @@ from collections.abc import Sequence
 
 from pytest_simperf.errors import SimperfError
 
-_COMMAND_MODULES: tuple[str, ...] = ("pytest_simperf.workforce.cli",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "pytest_simperf.benchcompat.cli",
+    "pytest_simperf.workforce.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

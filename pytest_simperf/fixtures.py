@@ -58,6 +58,9 @@ class TestContext:
     memory: MemoryTracker
     clock: Clock = time.perf_counter
     cpu_clock: Clock = time.process_time
+    # Measures the machine's speed right now against the baseline's calibration: the scale for
+    # a confirmation rerun, so a burst of load from a neighbour is not taken for a regression.
+    local_scale: Callable[[], float | None] | None = None
 
 
 class Simperf:
@@ -158,8 +161,12 @@ class Simperf:
         if ctx.baseline is not None:
             baseline_phase = ctx.baseline.get("phases", {}).get(record.key)
         if ctx.confirm and wants_confirmation(record, baseline_phase, options, ctx.comparability):
+            before = ctx.local_scale() if ctx.local_scale is not None else None
             confirm = self._rounds(fn, args, kwargs, options.rounds)
+            after = ctx.local_scale() if ctx.local_scale is not None else None
             record.confirm_samples_s = confirm.samples_s
+            if before is not None and after is not None:
+                record.meta["confirm_scale"] = (before + after) / 2
             result = confirm.result
         ctx.collector.add(record)
         return result

@@ -112,7 +112,7 @@ def default_memory_reader() -> MemoryReader:
     return PsutilMemoryReader()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class _Region:
     start_mb: float
     peak_mb: float
@@ -182,7 +182,7 @@ class MemoryTracker:
                     self._stop.set()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # regions are told apart by identity, not by equal counts
 class Counters:
     """DuckDB work counters summed over the statements of a region."""
 

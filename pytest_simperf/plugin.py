@@ -26,7 +26,11 @@ from pytest_simperf.markers import (
 from pytest_simperf.options import add_options, resolve_settings
 
 # Feature plugins: each owns its hooks, options and fixtures.
-pytest_plugins: list[str] = ["pytest_simperf.dbt.plugin", "pytest_simperf.workforce.plugin"]
+pytest_plugins: list[str] = [
+    "pytest_simperf.dbt.plugin",
+    "pytest_simperf.benchcompat.plugin",
+    "pytest_simperf.workforce.plugin",
+]
 
 SKIP_REASON = (
     "performance test: skipped without --simperf (run `pytest --simperf` to measure it and "

@@ -177,6 +177,32 @@ class SimperfSession:
             self.calibration,
         )
 
+    def _local_scale(
+        self, entry: Mapping[str, Any] | None, module: str
+    ) -> Callable[[], float | None] | None:
+        """A calibration run now, turned into a scale against the baseline's calibration.
+
+        Used around confirmation reruns: contention on a shared machine comes and goes within
+        seconds, so the session-start calibration may not describe the moment of the rerun.
+        None when the calibration cannot be trusted (then the session's scale is used).
+        """
+        if entry is None or not self.settings.calibrate:
+            return None
+        base_cal = entry.get("calibration")
+        if not isinstance(base_cal, dict):
+            return None
+        baseline = CalibrationResult.from_dict(base_cal)
+        machine = self.store.machine(str(entry.get("machine")), module)
+
+        def measure_now() -> float | None:
+            local = self._calibrate()
+            verdict = compare_machines(machine, baseline, self.machine, local)
+            if verdict.mode not in ("same_machine", "calibrated") or verdict.scale == 1.0:
+                return None
+            return verdict.scale
+
+        return measure_now
+
     def context_for(self, nodeid: str, options: TestOptions, **overrides: Any) -> TestContext:
         """The fixture's view of a test; created on the first measurement of the test."""
         if nodeid in self._contexts:
@@ -197,6 +223,7 @@ class SimperfSession:
             confirm=self.settings.confirm and not self.settings.update_baseline,
             duckdb_threads=self.settings.duckdb_threads,
             memory=self.memory,
+            local_scale=self._local_scale(entry, module),
             **overrides,
         )
         self._collectors[nodeid] = collector
@@ -358,6 +385,13 @@ class SimperfSession:
             "calibration": None if self._calibration is None else self._calibration.to_dict(),
         }
 
+    def test_payload(self, nodeid: str) -> dict[str, Any]:
+        """One judged test, sent with its report so a later worker crash cannot lose it."""
+        return {
+            "tests": {nodeid: self.tests[nodeid]} if nodeid in self.tests else {},
+            "queued": {nodeid: self.queued[nodeid]} if nodeid in self.queued else {},
+        }
+
     def merge_worker(self, payload: Mapping[str, Any]) -> None:
         """Fold one worker's payload into the controller's state (never twice for a test)."""
         for nodeid, report in payload.get("tests", {}).items():
@@ -410,6 +444,7 @@ class SimperfSession:
                 "calibration": None if calibration is None else calibration.to_dict(),
                 "duckdb_threads": self.settings.duckdb_threads,
                 "xdist_workers": self.xdist_workers,
+                "worker_errors": list(self.worker_errors),
                 "options": self.settings.options_json(),
                 "exit_status": exit_status,
             },

@@ -243,7 +243,7 @@ def judge_time(
             base_samples,
             record.confirm_samples_s,
             thresholds=options.thresholds,
-            scale=comparability.scale,
+            scale=float(record.meta.get("confirm_scale") or comparability.scale),
             history_spread=None if history_spread is None else float(history_spread),
         )
         return combine_confirmation(first, confirm)
