@@ -1,0 +1,38 @@
+# pytest-simperf developer commands. Each target sets up what it needs (virtualenv + install).
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: setup demo test lint bench baselines clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job: the repository's perf suite gated against the committed baselines.
+demo: $(STAMP)
+	$(VENV)/bin/pytest tests/perf --simperf
+
+# The test suite (unit, behaviour, integration); performance tests are skipped without --simperf.
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Re-record this repository's baselines (then review and commit baselines/).
+baselines: $(STAMP)
+	$(VENV)/bin/pytest tests/perf --simperf-update-baseline
+
+bench: $(STAMP)
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .simperf build *.egg-info
