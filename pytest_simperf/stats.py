@@ -286,8 +286,10 @@ class TimeComparison:
     """A verdict on current timings against a baseline, as data the caller can render or fail on.
 
     ``severity`` is the class supported by the evidence; ``estimate_severity`` is what the ratio
-    alone would say. ``borderline`` asks for a confirmation rerun before failing; ``too_noisy``
-    means noise alone could produce a MINOR-sized change, with ``advice`` saying what to change.
+    alone would say; ``allowance_pct`` is the noise allowance subtracted under the few-sample rule
+    (0 when the rank test decided). ``borderline`` asks for a confirmation rerun before failing;
+    ``too_noisy`` means noise alone could produce a MINOR-sized change, with ``advice`` saying
+    what to change.
     """
 
     severity: str
@@ -305,7 +307,9 @@ class TimeComparison:
     n_baseline: int = 0
     n_current: int = 0
     margin_pct: float = 0.0
+    allowance_pct: float = 0.0
     confirmed: bool = False
+    thresholds: Thresholds | None = None
 
     @property
     def is_regression(self) -> bool:
@@ -402,6 +406,7 @@ def compare_times(
             current_s=c_med,
             n_baseline=nb,
             n_current=nc,
+            thresholds=thresholds,
         )
 
     ratio = c_med / b_med
@@ -434,6 +439,7 @@ def compare_times(
     sign = f"{100 * change:+.1f}%"
 
     testable = nb >= 2 and nc >= 2 and _min_p_value(nb, nc) <= alpha
+    allowance = 0.0
     p_value: float | None = None
     if nb >= 2 and nc >= 2:
         p_value = (
@@ -518,56 +524,61 @@ def compare_times(
         n_baseline=nb,
         n_current=nc,
         margin_pct=100 * margin,
+        allowance_pct=100 * allowance,
+        thresholds=thresholds,
     )
-
-
-def _lower(first: str, second: str) -> str:
-    """The class both runs support: the milder regression, IMPROVED only if both say so."""
-    if first in REGRESSIONS and second in REGRESSIONS:
-        return min(first, second, key=severity_rank)
-    if first == second == "IMPROVED":
-        return "IMPROVED"
-    return "OK"
 
 
 def combine_confirmation(first: TimeComparison, confirm: TimeComparison) -> TimeComparison:
     """Merge a borderline first comparison with its confirmation rerun.
 
-    A class is kept only if both support it: the first run's point-estimate class and the
-    confirmation's evidence-backed class, whichever is milder. A first run that was past a
-    threshold without significance can thus be confirmed by a significant rerun, but a rerun can
-    never raise the class above what the first run measured.
+    Whether there is a regression at all is decided by agreement: the first run's point estimate
+    must be past a threshold *and* the confirmation must support a class on its own evidence;
+    otherwise OK (IMPROVED likewise needs both). Which class is decided by the pooled estimate, the
+    geometric mean of the two ratios, less the runs' few-sample allowances (halved in quadrature,
+    as for a mean of two) and never below MINOR. Taking the lower of the two classes instead
+    would bias the class down: two noisy readings of a true +57% straddle CRITICAL's 50%.
     """
-    severity = _lower(first.estimate_severity, confirm.severity)
-    # Report the figures of the run that decided (the milder one); the rerun on ties.
-    decider = (
-        first
-        if severity_rank(first.estimate_severity) < severity_rank(confirm.severity)
-        and first.estimate_severity in REGRESSIONS
-        else confirm
-    )
-    if severity in REGRESSIONS:
-        verdict = f"{severity}, supported by both runs"
-    elif first.estimate_severity in REGRESSIONS:
-        verdict = "OK: the confirmation does not support the first run's slowdown"
+    pooled = math.sqrt(first.ratio * confirm.ratio)
+    allowance = math.hypot(first.allowance_pct, confirm.allowance_pct) / 200
+    if first.estimate_severity in REGRESSIONS and confirm.severity in REGRESSIONS:
+        severity = classify_change(pooled - 1 - allowance, _thresholds_of(first, confirm))
+        if severity not in REGRESSIONS:
+            severity = "MINOR"
+        verdict = f"{severity}, supported by both runs (pooled {100 * (pooled - 1):+.1f}%)"
+    elif first.estimate_severity == "IMPROVED" and confirm.severity == "IMPROVED":
+        severity = "IMPROVED"
+        verdict = f"IMPROVED, supported by both runs (pooled {100 * (pooled - 1):+.1f}%)"
     else:
-        verdict = severity
+        severity = "OK"
+        verdict = (
+            "OK: the confirmation does not support the first run's slowdown"
+            if first.estimate_severity in REGRESSIONS
+            else "OK"
+        )
     why = f"first run: {first.why}; confirmation: {confirm.why}; kept {verdict}"
     return TimeComparison(
         severity=severity,
-        ratio=decider.ratio,
-        change_pct=decider.change_pct,
-        p_value=decider.p_value,
+        ratio=pooled,
+        change_pct=100 * (pooled - 1),
+        p_value=confirm.p_value,
         noise_pct=max(first.noise_pct, confirm.noise_pct),
         borderline=False,
         too_noisy=first.too_noisy or confirm.too_noisy,
         advice=confirm.advice or first.advice,
         why=why,
-        estimate_severity=_lower(first.estimate_severity, confirm.estimate_severity),
-        baseline_s=decider.baseline_s,
-        current_s=decider.current_s,
-        n_baseline=decider.n_baseline,
-        n_current=decider.n_current,
+        estimate_severity=classify_change(pooled - 1, _thresholds_of(first, confirm)),
+        baseline_s=first.baseline_s,
+        current_s=first.baseline_s * pooled,
+        n_baseline=first.n_baseline,
+        n_current=first.n_current + confirm.n_current,
         margin_pct=max(first.margin_pct, confirm.margin_pct),
+        allowance_pct=allowance * 100,
         confirmed=True,
+        thresholds=first.thresholds,
     )
+
+
+def _thresholds_of(first: TimeComparison, confirm: TimeComparison) -> Thresholds:
+    """The thresholds both comparisons were made with (the first's when they differ)."""
+    return first.thresholds or confirm.thresholds or Thresholds()

@@ -349,7 +349,7 @@ def test_compare_times_rejects_bad_input(kwargs, match):
 # ----------------------------------------------------------------------------- confirmation
 
 
-def test_confirmation_keeps_the_milder_class():
+def test_confirmation_pools_the_two_runs():
     base = jittered(0.1, 10, seed=1)
     first = compare_times(base, jittered(0.132, 10, 0.01, seed=2), thresholds=T)
     assert first.severity == "MAJOR"
@@ -357,13 +357,26 @@ def test_confirmation_keeps_the_milder_class():
     confirm = compare_times(base, jittered(0.125, 10, seed=3), thresholds=T)
     assert confirm.severity == "MINOR"
     both = combine_confirmation(first, confirm)
-    assert both.severity == "MINOR"
+    assert both.ratio == pytest.approx(math.sqrt(first.ratio * confirm.ratio))
+    assert both.severity == "MINOR"  # pooled +28.3%
     assert both.confirmed
     assert not both.borderline
-    assert both.ratio == confirm.ratio
+    assert both.n_current == 20
     assert both.why.startswith("first run: ")
     assert "; confirmation: " in both.why
-    assert both.why.endswith("kept MINOR, supported by both runs")
+    assert both.why.endswith("kept MINOR, supported by both runs (pooled +28.3%)")
+
+
+def test_confirmation_class_is_not_dragged_below_the_pooled_estimate():
+    base = jittered(0.1, 10, 0.005, seed=1)
+    first = compare_times(base, jittered(0.152, 10, 0.005, seed=2), thresholds=T)
+    confirm = compare_times(base, jittered(0.162, 10, 0.005, seed=3), thresholds=T)
+    assert (first.severity, confirm.severity) == ("CRITICAL", "CRITICAL")
+    assert first.borderline
+    assert combine_confirmation(first, confirm).severity == "CRITICAL"
+    low = compare_times(base, jittered(0.148, 10, 0.005, seed=3), thresholds=T)
+    assert low.severity == "MAJOR"
+    assert combine_confirmation(first, low).severity == "MAJOR"  # pooled just under 50%
 
 
 def test_confirmation_can_clear_a_first_run():
@@ -376,7 +389,7 @@ def test_confirmation_can_clear_a_first_run():
     assert "does not support" in both.why
 
 
-def test_confirmation_can_support_an_unproven_first_run_but_not_raise_it():
+def test_confirmation_can_support_an_unproven_first_run():
     base = jittered(0.1, 10, seed=1)
     first = TimeComparison(
         severity="OK",
@@ -390,12 +403,26 @@ def test_confirmation_can_support_an_unproven_first_run_but_not_raise_it():
         why="first",
         estimate_severity="MINOR",
     )
-    confirm = compare_times(base, jittered(0.2, 10, seed=2), thresholds=T)
-    assert confirm.severity == "CRITICAL"
+    confirm = compare_times(base, jittered(0.125, 10, seed=2), thresholds=T)
+    assert confirm.severity == "MINOR"
     both = combine_confirmation(first, confirm)
     assert both.severity == "MINOR"
-    assert both.ratio == 1.2  # the figures of the run that decided
     assert both.noise_pct == max(8.0, confirm.noise_pct)
+    assert both.p_value == confirm.p_value
+
+
+def test_confirmation_of_single_samples_keeps_an_allowance():
+    first = compare_times([0.1], [0.16], thresholds=T)
+    assert (first.estimate_severity, first.severity, first.borderline) == (
+        "CRITICAL",
+        "MAJOR",
+        True,
+    )
+    both = combine_confirmation(first, compare_times([0.1], [0.15], thresholds=T))
+    assert both.allowance_pct == pytest.approx(10 * math.sqrt(2) / 2)
+    assert both.severity == "MAJOR"  # pooled +54.9% less a 7.1% allowance
+    again = combine_confirmation(first, compare_times([0.1], [0.158], thresholds=T))
+    assert again.severity == "CRITICAL"  # pooled +59.0% less 7.1%
 
 
 def test_confirmation_of_improvement():
