@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pytest_simperf.errors import SimperfError
 
 _COMMAND_MODULES: tuple[str, ...] = (
+    "pytest_simperf.history_cli",
     "pytest_simperf.benchcompat.cli",
     "pytest_simperf.workforce.cli",
 )

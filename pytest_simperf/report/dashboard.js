@@ -1,0 +1,345 @@
+/* pytest-simperf dashboard: draws the embedded history on canvas elements; no library, no network.
+ *
+ * The data is the JSON in the script element with id "simperf-data" (history.dashboard_data).
+ * When every chart is drawn the body gets data-rendered = number of charts, and each canvas gets
+ * data-points = points drawn: the browser test reads both to know the page really drew.
+ */
+(function () {
+  "use strict";
+
+  var CLASS_COLOURS = { MINOR: "#d4a106", MAJOR: "#e8590c", CRITICAL: "#c92a2a" };
+  var YEAR_COLOURS = ["#1c7ed6", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#e64980", "#5c940d", "#364fc7"];
+  var SLA_COLOUR = "#c92a2a";
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        if (k === "text") node.textContent = attrs[k];
+        else if (k === "cls") node.className = attrs[k];
+        else node.setAttribute(k, attrs[k]);
+      });
+    }
+    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
+    return node;
+  }
+
+  function fmtSeconds(v) {
+    if (v === null || v === undefined) return "–";
+    if (v === 0) return "0";
+    if (v < 0.001) return (v * 1e6).toPrecision(3) + " µs";
+    if (v < 1) return (v * 1000).toPrecision(3) + " ms";
+    if (v < 100) return v.toPrecision(3) + " s";
+    return v.toFixed(0) + " s";
+  }
+  function fmtMb(v) { return v === null || v === undefined ? "–" : v.toFixed(0) + " MB"; }
+  function fmtPct(v) { return v === null || v === undefined ? "–" : (v > 0 ? "+" : "") + v.toFixed(1) + "%"; }
+  function phaseKey(name, year) { return year === null || year === undefined ? name : name + "@" + year; }
+  function shortTest(nodeid) { var i = nodeid.lastIndexOf("::"); return i >= 0 ? nodeid.slice(i + 2) : nodeid; }
+
+  function niceStep(range, ticks) {
+    var raw = range / Math.max(1, ticks);
+    var mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var norm = raw / mag;
+    var step = norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10;
+    return step * mag;
+  }
+
+  /* A line chart: x is a number (run index or year), each series a list of [x, y, marker]. */
+  function drawChart(canvas, spec) {
+    var dpr = window.devicePixelRatio || 1;
+    var cssW = canvas.clientWidth || 420, cssH = canvas.clientHeight || 190;
+    canvas.width = Math.round(cssW * dpr);
+    canvas.height = Math.round(cssH * dpr);
+    var ctx = canvas.getContext("2d");
+    ctx.scale(dpr, dpr);
+    var pad = { l: 62, r: 22, t: 12, b: 26 };
+    var w = cssW - pad.l - pad.r, h = cssH - pad.t - pad.b;
+    var xs = [], ys = [];
+    spec.series.forEach(function (s) {
+      s.points.forEach(function (p) { if (p[1] !== null) { xs.push(p[0]); ys.push(p[1]); } });
+    });
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, cssW, cssH);
+    if (!ys.length) {
+      ctx.fillStyle = "#868e96";
+      ctx.fillText("no figures recorded", pad.l + 10, pad.t + h / 2);
+      canvas.setAttribute("data-points", "0");
+      return 0;
+    }
+    var xMin = Math.min.apply(null, xs), xMax = Math.max.apply(null, xs);
+    if (xMin === xMax) { xMin -= 1; xMax += 1; }
+    var yMax = Math.max.apply(null, ys);
+    if (spec.limit) yMax = Math.max(yMax, spec.limit * 1.08);
+    yMax = yMax * 1.05 || 1;
+    var yStep = niceStep(yMax, 4);
+    yMax = Math.ceil(yMax / yStep) * yStep;
+    function X(v) { return pad.l + (v - xMin) / (xMax - xMin) * w; }
+    function Y(v) { return pad.t + h - v / yMax * h; }
+
+    // grid and y labels
+    ctx.strokeStyle = "#e9ecef";
+    ctx.fillStyle = "#495057";
+    ctx.lineWidth = 1;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (var gy = 0; gy <= yMax + 1e-12; gy += yStep) {
+      ctx.beginPath(); ctx.moveTo(pad.l, Y(gy)); ctx.lineTo(pad.l + w, Y(gy)); ctx.stroke();
+      ctx.fillText(spec.fmt(gy), pad.l - 6, Y(gy));
+    }
+    // x labels
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    var xStep = Math.max(1, Math.round(niceStep(xMax - xMin, 5)));
+    for (var gx = Math.ceil(xMin / xStep) * xStep; gx <= xMax; gx += xStep) {
+      ctx.fillText(spec.xLabel(gx), X(gx), pad.t + h + 6);
+    }
+    ctx.strokeStyle = "#adb5bd";
+    ctx.beginPath(); ctx.moveTo(pad.l, pad.t); ctx.lineTo(pad.l, pad.t + h); ctx.lineTo(pad.l + w, pad.t + h); ctx.stroke();
+
+    // step changes: a dotted vertical line where the level moved
+    (spec.steps || []).forEach(function (st) {
+      ctx.save();
+      ctx.strokeStyle = "#7048e8"; ctx.setLineDash([2, 3]);
+      ctx.beginPath(); ctx.moveTo(X(st.x), pad.t); ctx.lineTo(X(st.x), pad.t + h); ctx.stroke();
+      ctx.fillStyle = "#7048e8"; ctx.textAlign = "left"; ctx.textBaseline = "top";
+      ctx.fillText("step " + fmtPct(st.change_pct), X(st.x) + 3, pad.t + 2);
+      ctx.restore();
+    });
+
+    // the SLA line
+    if (spec.limit) {
+      ctx.save();
+      ctx.strokeStyle = SLA_COLOUR; ctx.setLineDash([6, 4]); ctx.lineWidth = 1.5;
+      ctx.beginPath(); ctx.moveTo(pad.l, Y(spec.limit)); ctx.lineTo(pad.l + w, Y(spec.limit)); ctx.stroke();
+      ctx.fillStyle = SLA_COLOUR; ctx.textAlign = "right"; ctx.textBaseline = "bottom";
+      ctx.fillText("SLA " + spec.fmt(spec.limit), pad.l + w - 2, Y(spec.limit) - 2);
+      ctx.restore();
+    }
+
+    // lines, then regression markers on top
+    var drawn = 0;
+    spec.series.forEach(function (s) {
+      ctx.strokeStyle = s.colour; ctx.fillStyle = s.colour; ctx.lineWidth = 1.8;
+      ctx.beginPath();
+      var started = false;
+      s.points.forEach(function (p) {
+        if (p[1] === null) { started = false; return; }
+        if (!started) { ctx.moveTo(X(p[0]), Y(p[1])); started = true; } else ctx.lineTo(X(p[0]), Y(p[1]));
+        drawn += 1;
+      });
+      ctx.stroke();
+      if (s.points.length < 40) {
+        s.points.forEach(function (p) {
+          if (p[1] === null) return;
+          ctx.beginPath(); ctx.arc(X(p[0]), Y(p[1]), 2.2, 0, 2 * Math.PI); ctx.fill();
+        });
+      }
+    });
+    spec.series.forEach(function (s) {
+      s.points.forEach(function (p) {
+        if (p[1] === null || !p[2]) return;
+        var x = X(p[0]), y = Y(p[1]);
+        ctx.fillStyle = CLASS_COLOURS[p[2]];
+        ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
+        ctx.beginPath(); ctx.moveTo(x, y - 7); ctx.lineTo(x - 5, y + 3); ctx.lineTo(x + 5, y + 3); ctx.closePath();
+        ctx.fill(); ctx.stroke();
+      });
+    });
+    canvas.setAttribute("data-points", String(drawn));
+    attachTooltip(canvas, spec, X, Y);
+    return drawn;
+  }
+
+  var tooltip = null;
+  function attachTooltip(canvas, spec, X, Y) {
+    canvas.addEventListener("mousemove", function (ev) {
+      var rect = canvas.getBoundingClientRect();
+      var mx = ev.clientX - rect.left, my = ev.clientY - rect.top;
+      var best = null, bestD = 144;
+      spec.series.forEach(function (s) {
+        s.points.forEach(function (p) {
+          if (p[1] === null) return;
+          var d = Math.pow(X(p[0]) - mx, 2) + Math.pow(Y(p[1]) - my, 2);
+          if (d < bestD) { bestD = d; best = { s: s, p: p }; }
+        });
+      });
+      if (!tooltip) { tooltip = el("div", { cls: "tooltip" }); document.body.appendChild(tooltip); }
+      if (!best) { tooltip.style.display = "none"; return; }
+      tooltip.textContent = best.s.name + " · " + spec.xLabel(best.p[0], true) + " · " + spec.fmt(best.p[1]) +
+        (best.p[2] ? " · " + best.p[2] : "");
+      tooltip.style.display = "block";
+      tooltip.style.left = (ev.pageX + 12) + "px";
+      tooltip.style.top = (ev.pageY + 12) + "px";
+    });
+    canvas.addEventListener("mouseleave", function () { if (tooltip) tooltip.style.display = "none"; });
+  }
+
+  function legend(items) {
+    return el("div", { cls: "legend" }, items.map(function (it) {
+      return el("span", null, [el("i", { style: "background:" + it.colour }), document.createTextNode(it.name)]);
+    }));
+  }
+
+  function classCell(value) {
+    return el("td", { cls: value ? "cls cls-" + value : "", text: value || "–" });
+  }
+
+  function main() {
+    var data = JSON.parse(document.getElementById("simperf-data").textContent);
+    var runs = data.runs;
+    var root = document.getElementById("app");
+    var latest = data.latest;
+    var regs = latest.regressions || [];
+    var phases = latest.phases || [];
+    var breaches = phases.filter(function (p) { return p.sla_status === "SLA_BREACH"; }).length;
+    function runDate(i, long) {
+      var r = runs[Math.round(i)];
+      if (!r) return "";
+      return long ? r.id + " (" + r.t.slice(0, 16).replace("T", " ") + ")" : r.t.slice(5, 10);
+    }
+
+    // summary cards
+    var byClass = { CRITICAL: 0, MAJOR: 0, MINOR: 0 };
+    regs.forEach(function (r) { byClass[r["class"]] = (byClass[r["class"]] || 0) + 1; });
+    var run = latest.run;
+    var cards = [
+      ["Runs", String(runs.length), runs.length ? runDate(0) + " → " + runDate(runs.length - 1) : ""],
+      ["Latest run", run.run_id, (run.git_commit ? String(run.git_commit).slice(0, 10) + (run.git_dirty ? " (dirty)" : "") : "no commit") ],
+      ["Regressions", String(regs.length), byClass.CRITICAL + " critical · " + byClass.MAJOR + " major · " + byClass.MINOR + " minor"],
+      ["SLA breaches", String(breaches), phases.length + " phases in latest run"],
+      ["Trends", String(data.trends.degrading) + " degrading", data.trends.improving + " improving · " + data.trends.stable + " stable · " + data.trends.steps + (data.trends.steps === 1 ? " step" : " steps")]
+    ];
+    root.appendChild(el("div", { cls: "cards" }, cards.map(function (c, i) {
+      var bad = (i === 2 && regs.length) || (i === 3 && breaches) || (i === 4 && data.trends.degrading);
+      return el("div", { cls: "card" + (bad ? " bad" : "") }, [
+        el("div", { cls: "label", text: c[0] }), el("div", { cls: "value", text: c[1] }), el("div", { cls: "sub", text: c[2] })
+      ]);
+    })));
+
+    // latest run table: what needs attention first, the rest on demand
+    var rank = { CRITICAL: 0, MAJOR: 1, MINOR: 2, NEW: 4, IMPROVED: 5, OK: 6 };
+    var sorted = phases.slice().sort(function (a, b) {
+      var ra = Math.min(rank[a.severity] === undefined ? 7 : rank[a.severity], a.sla_status === "SLA_BREACH" ? 3 : 9, rank[a.memory_severity] === undefined ? 9 : rank[a.memory_severity]);
+      var rb = Math.min(rank[b.severity] === undefined ? 7 : rank[b.severity], b.sla_status === "SLA_BREACH" ? 3 : 9, rank[b.memory_severity] === undefined ? 9 : rank[b.memory_severity]);
+      return ra - rb || (b.change_pct || 0) - (a.change_pct || 0);
+    });
+    var table = el("table", { cls: "latest", id: "latest-table" });
+    table.appendChild(el("thead", null, [el("tr", null, ["Test", "Phase", "Time", "Baseline", "Δ%", "Class", "SLA", "Used", "Memory", "Δmem%", "Mem class", "YoY"].map(function (h) { return el("th", { text: h }); }))]));
+    var tbody = el("tbody");
+    sorted.forEach(function (p, i) {
+      var tr = el("tr", i >= 12 ? { cls: "more" } : null, [
+        el("td", { text: shortTest(p.nodeid), title: p.nodeid }),
+        el("td", { text: phaseKey(p.phase, p.year) }),
+        el("td", { cls: "num", text: fmtSeconds(p.median_s) }),
+        el("td", { cls: "num", text: fmtSeconds(p.baseline_median_s) }),
+        el("td", { cls: "num", text: fmtPct(p.change_pct) }),
+        classCell(p.severity),
+        el("td", { cls: "sla sla-" + (p.sla_status || "none"), text: p.sla_status ? p.sla_status.replace("SLA_", "").replace("_", " ") : "–" }),
+        el("td", { cls: "num", text: p.sla_seconds ? Math.round(p.median_s / p.sla_seconds * 100) + "%" : "–" }),
+        el("td", { cls: "num", text: fmtMb(p.peak_rss_mb) }),
+        el("td", { cls: "num", text: fmtPct(p.memory_change_pct) }),
+        classCell(p.memory_severity),
+        el("td", { cls: "num", text: fmtPct(p.yoy_change_pct) })
+      ]);
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
+    var toggle = el("button", { type: "button", text: "show all " + phases.length + " phases" });
+    toggle.addEventListener("click", function () {
+      table.classList.toggle("expanded");
+      toggle.textContent = table.classList.contains("expanded") ? "show fewer" : "show all " + phases.length + " phases";
+    });
+    root.appendChild(el("section", null, [
+      el("h2", { text: "Latest run " + run.run_id + " · " + String(run.started_at || "").replace("T", " ") }),
+      table, phases.length > 12 ? toggle : null
+    ]));
+
+    // components: the ones that need attention first
+    var filter = el("input", { type: "search", placeholder: "filter components (test or phase)…", id: "filter" });
+    var grid = el("div", { id: "components" });
+    root.appendChild(el("section", null, [el("h2", { text: "Components across runs and simulation years" }), filter, grid]));
+    function score(c) {
+      var s = 0;
+      c.series.forEach(function (ser) {
+        if (ser.trend === "degrading") s += 4;
+        if (ser.step) s += 2;
+        var last = ser.sev[ser.sev.length - 1];
+        if (last) s += 3;
+        if (ser.sla[ser.sla.length - 1] === "SLA_BREACH") s += 3;
+      });
+      return -s;
+    }
+    var comps = data.components.slice().sort(function (a, b) { return score(a) - score(b); });
+    var charts = 0;
+    comps.forEach(function (c) {
+      var card = el("div", { cls: "component", "data-name": (c.nodeid + " " + c.phase).toLowerCase() });
+      var badges = el("span", { cls: "badges" });
+      c.series.forEach(function (s) {
+        if (s.trend === "degrading" || s.trend === "improving") {
+          badges.appendChild(el("span", { cls: "badge " + s.trend, text: (s.year === null ? "" : s.year + " ") + s.trend, title: s.trend_why || "" }));
+        }
+        if (s.step) badges.appendChild(el("span", { cls: "badge step", text: (s.year === null ? "" : s.year + " ") + "step " + fmtPct(s.step.change_pct) + " at " + runDate(s.step.run) }));
+      });
+      card.appendChild(el("h3", null, [el("span", { cls: "test", text: shortTest(c.nodeid) + " · ", title: c.nodeid }), el("span", { text: c.phase }), badges]));
+      var row = el("div", { cls: "charts" });
+      var colours = {};
+      c.series.forEach(function (s, i) { colours[String(s.year)] = YEAR_COLOURS[i % YEAR_COLOURS.length]; });
+      function perRun(field, sevField) {
+        return c.series.map(function (s) {
+          return {
+            name: s.year === null ? c.phase : String(s.year), colour: colours[String(s.year)],
+            points: s.run.map(function (r, i) { return [r, s[field][i], s[sevField][i]]; })
+          };
+        });
+      }
+      var steps = [];
+      c.series.forEach(function (s) { if (s.step) steps.push({ x: s.step.run, change_pct: s.step.change_pct }); });
+      var specs = [
+        { title: "Time per run", series: perRun("t", "sev"), limit: c.sla_s, fmt: fmtSeconds, xLabel: runDate, steps: steps },
+        { title: "Peak memory per run", series: perRun("mem", "msev"), limit: c.sla_mb, fmt: fmtMb, xLabel: runDate }
+      ];
+      var withYears = c.series.filter(function (s) { return s.year !== null; });
+      if (withYears.length > 1) {
+        var lastRun = Math.max.apply(null, withYears.map(function (s) { return s.run[s.run.length - 1]; }));
+        var firstRun = Math.min.apply(null, withYears.map(function (s) { return s.run[0]; }));
+        function atRun(target, field) {
+          return withYears.map(function (s) {
+            var i = s.run.indexOf(target);
+            return [s.year, i >= 0 ? s[field][i] : null, i >= 0 ? s.sev[i] : null];
+          });
+        }
+        var yearSeries = [{ name: "latest run", colour: "#1c7ed6", points: atRun(lastRun, "t") }];
+        if (firstRun !== lastRun) yearSeries.push({ name: "first run shown", colour: "#adb5bd", points: atRun(firstRun, "t").map(function (p) { return [p[0], p[1], null]; }) });
+        specs.push({ title: "Time by simulation year", series: yearSeries, limit: c.sla_s, fmt: fmtSeconds, xLabel: function (v) { return String(Math.round(v)); } });
+      }
+      specs.forEach(function (spec) {
+        var canvas = el("canvas", { cls: "chart", "data-chart": spec.title });
+        var items = spec.series.map(function (s) { return { name: s.name, colour: s.colour }; });
+        row.appendChild(el("figure", null, [el("figcaption", { text: spec.title }), canvas, legend(items)]));
+        spec.canvas = canvas;
+      });
+      card.appendChild(row);
+      grid.appendChild(card);
+      specs.forEach(function (spec) { drawChart(spec.canvas, spec); charts += 1; });
+    });
+    filter.addEventListener("input", function () {
+      var q = filter.value.toLowerCase();
+      Array.prototype.forEach.call(grid.children, function (card) {
+        card.style.display = card.getAttribute("data-name").indexOf(q) >= 0 ? "" : "none";
+      });
+    });
+    document.body.setAttribute("data-rendered", String(charts));
+  }
+
+  try {
+    main();
+  } catch (err) {
+    document.body.setAttribute("data-error", String(err && err.stack || err));
+    var box = document.createElement("pre");
+    box.className = "error";
+    box.textContent = "dashboard failed to draw: " + err;
+    document.body.appendChild(box);
+  }
+})();

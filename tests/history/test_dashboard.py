@@ -1,0 +1,195 @@
+"""The HTML dashboard: self-contained, safe to embed data in, and really drawn by a browser."""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from pytest_simperf import history
+from pytest_simperf.cli import main
+from pytest_simperf.report.html import embed_json, render_dashboard
+
+
+def test_page_is_self_contained(shared_history):
+    page = render_dashboard(history.dashboard_data(shared_history.path))
+    assert page.startswith("<!DOCTYPE html>")
+    # nothing fetched from anywhere: no external scripts, styles, images or fonts
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page
+    assert 'id="simperf-data"' in page
+
+
+def test_embedded_json_cannot_break_out_of_its_script_tag():
+    text = embed_json(
+        {"nodeid": "t.py::test_x[</script><script>alert(1)</script>]", "v": float("nan")}
+    )
+    assert "</script>" not in text
+    assert "<" not in text
+    assert '"v":null' in text
+
+
+def test_dashboard_data_describes_components_and_the_latest_run(shared_history):
+    data = history.dashboard_data(shared_history.path)
+    assert len(data["runs"]) == 24
+    assert [r["id"] for r in data["runs"]] == shared_history.run_ids
+    assert len(data["components"]) == 2 * 3
+    for comp in data["components"]:
+        assert [s["year"] for s in comp["series"]] == [2025, 2026, 2027, 2028, 2029]
+        for s in comp["series"]:
+            assert s["run"] == list(range(24))
+            assert len(s["t"]) == len(s["mem"]) == 24
+    assert data["latest"]["run"]["run_id"] == shared_history.run_ids[-1]
+    assert len(data["latest"]["phases"]) == 30
+    stepped = [s for c in data["components"] for s in c["series"] if s["step"] is not None]
+    assert [s["step"]["run"] for s in stepped] == [shared_history.step_run]
+    assert data["trends"]["steps"] == 1
+    limited = history.dashboard_data(shared_history.path, max_runs=5)
+    assert [r["id"] for r in limited["runs"]] == shared_history.run_ids[-5:]
+
+
+# --------------------------------------------------------------------------------------------
+# In a real browser
+# --------------------------------------------------------------------------------------------
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
+    """Decode an 8-bit RGB/RGBA PNG with zlib alone: width, height and every pixel."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert header is not None
+    width, height, depth, colour_type, _, _, interlace = header
+    assert depth == 8 and colour_type in (2, 6) and interlace == 0, header
+    bpp = 3 if colour_type == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    pixels: list[tuple[int, ...]] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            left = line[i - bpp] if i >= bpp else 0
+            up = previous[i]
+            corner = previous[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                pred = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                line[i] = (line[i] + pred) & 0xFF
+        pixels.extend(tuple(line[i : i + 3]) for i in range(0, stride, bpp))
+        previous = line
+    return width, height, pixels
+
+
+def run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1400,1000",
+        "--hide-scrollbars",
+        "--virtual-time-budget=5000",
+    ]
+    return subprocess.run(
+        [chromium, *flags, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_dashboard_renders_in_headless_chromium(chromium, shared_history, tmp_path, capsys):
+    out = tmp_path / "dashboard.html"
+    assert main(["dashboard", "--history", str(shared_history.path), "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    url = out.resolve().as_uri()
+
+    dom = run_chromium(chromium, tmp_path, "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", dom.stdout)
+    assert body, dom.stdout[:500]
+    assert "data-error" not in body.group(1), body.group(1)
+    rendered = re.search(r'data-rendered="(\d+)"', body.group(1))
+    assert rendered, "the page script did not finish drawing"
+    # six components, each: time per run, memory per run, time by simulation year
+    assert int(rendered.group(1)) == 18
+    points = [int(p) for p in re.findall(r'<canvas[^>]*data-points="(\d+)"', dom.stdout)]
+    assert len(points) == 18
+    assert all(p > 0 for p in points)
+    assert max(points) == 24 * 5  # five year-lines of 24 runs
+    assert dom.stdout.count('class="cls cls-CRITICAL"') >= 1  # the stepped phase, coloured
+
+    shot = tmp_path / "dashboard.png"
+    done = run_chromium(chromium, tmp_path, f"--screenshot={shot}", url)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    width, height, pixels = png_pixels(shot.read_bytes())
+    assert (width, height) == (1400, 1000)
+    colours = set(pixels)
+    assert len(colours) > 200, f"only {len(colours)} colours: the page looks blank"
+    white = sum(1 for p in pixels if p == (255, 255, 255))
+    assert white < 0.9 * len(pixels)
+    counts = {
+        name: sum(1 for p in pixels if p == rgb)
+        for name, rgb in {
+            "2025 line (blue)": (0x1C, 0x7E, 0xD6),
+            "2026 line (green)": (0x2F, 0x9E, 0x44),
+            "header (navy)": (0x1B, 0x2A, 0x41),
+        }.items()
+    }
+    assert all(n > 20 for n in counts.values()), counts
+
+
+@pytest.mark.parametrize("kind", [2, 6])
+def test_png_decoder_reads_what_zlib_wrote(kind):
+    """The decoder the browser test relies on, checked on a PNG with every filter type."""
+    width, height, bpp = 5, 5, 3 if kind == 2 else 4
+    rows = [
+        bytes((x * 40 + y, y * 50, (x * y) % 256, 255)[:bpp] * 1)
+        for x in range(width)
+        for y in range(height)
+    ]
+    raw = b""
+    expected = []
+    for y in range(height):
+        line = b"".join(rows[x * height + y] for x in range(width))
+        expected.extend(tuple(line[i : i + 3]) for i in range(0, len(line), bpp))
+        raw += b"\x00" + line  # filter 0; other filters are exercised by Chromium's own output
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, kind, 0, 0, 0)
+
+    def chunk(kind_: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body))
+            + kind_
+            + body
+            + struct.pack(">I", zlib.crc32(kind_ + body))
+        )
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    assert png_pixels(png) == (width, height, expected)
