@@ -111,11 +111,12 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
             median = phase.get("median_s")
             if not isinstance(median, int | float) or isinstance(median, bool) or median < 0:
                 raise _fail(path, f"test {key!r} phase {phase_key!r}: invalid median_s {median!r}")
-            samples = phase.get("samples_s", [])
-            if not isinstance(samples, list) or not all(
-                isinstance(x, int | float) and not isinstance(x, bool) for x in samples
-            ):
-                raise _fail(path, f"test {key!r} phase {phase_key!r}: samples_s must be numbers")
+            for field in ("samples_s", "cpu_samples_s"):
+                samples = phase.get(field, [])
+                if not isinstance(samples, list) or not all(
+                    isinstance(x, int | float) and not isinstance(x, bool) for x in samples
+                ):
+                    raise _fail(path, f"test {key!r} phase {phase_key!r}: {field} must be numbers")
     return data
 
 
@@ -162,9 +163,13 @@ def phase_entry(
     which the samples of one session cannot show — is known to the verdict.
     """
     medians: list[float] = []
+    cpu_medians: list[float] = []
     if keep_history and previous is not None:
         medians = [float(x) for x in previous.get("session_medians", [])]
+        cpu_medians = [float(x) for x in previous.get("session_cpu_medians", [])]
     medians = [*medians, float(phase["median_s"])][-SESSION_HISTORY:]
+    if phase.get("cpu_s") is not None:
+        cpu_medians = [*cpu_medians, float(phase["cpu_s"])][-SESSION_HISTORY:]
     entry = {
         "name": phase["name"],
         "year": phase["year"],
@@ -172,6 +177,7 @@ def phase_entry(
         "samples_s": list(phase["samples_s"]),
         "median_s": phase["median_s"],
         "cpu_s": phase.get("cpu_s"),
+        "cpu_samples_s": list(phase.get("cpu_samples_s") or []) or None,
         "peak_rss_mb": phase.get("peak_rss_mb"),
         "peak_alloc_mb": phase.get("peak_alloc_mb"),
         "duckdb_peak_buffer_mb": phase.get("duckdb_peak_buffer_mb"),
@@ -180,6 +186,8 @@ def phase_entry(
         "intermediate_rows": phase.get("intermediate_rows"),
         "session_medians": medians,
         "session_spread": _relative_spread(medians),
+        "session_cpu_medians": cpu_medians or None,
+        "session_cpu_spread": _relative_spread(cpu_medians),
     }
     return {key: value for key, value in entry.items() if value is not None}
 

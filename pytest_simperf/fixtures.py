@@ -165,6 +165,7 @@ class Simperf:
             confirm = self._rounds(fn, args, kwargs, options.rounds)
             after = ctx.local_scale() if ctx.local_scale is not None else None
             record.confirm_samples_s = confirm.samples_s
+            record.confirm_cpu_s = confirm.cpu_s
             if before is not None and after is not None:
                 record.meta["confirm_scale"] = (before + after) / 2
             result = confirm.result

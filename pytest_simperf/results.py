@@ -33,6 +33,7 @@ class PhaseRecord:
     intermediate_rows: int | None = None
     counters_complete: bool = True
     confirm_samples_s: list[float] | None = None
+    confirm_cpu_s: list[float] | None = None
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property

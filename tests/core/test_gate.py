@@ -107,7 +107,7 @@ def test_regression_classes(pytester, run, monkeypatch, read_json, scale, severi
         assert result.ret == 1
         result.stdout.fnmatch_lines(
             [
-                f"*{severity} regression in step: median*[[]baseline baselines/test_mod.json*"
+                f"*{severity} regression in step: wall time median*[[]baseline baselines/test_mod.json*"
                 "accept it with: pytest --simperf-update-baseline 'test_mod.py::test_step'"
             ]
         )

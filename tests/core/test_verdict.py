@@ -217,3 +217,35 @@ def test_summary():
         "poor_or_critical": ["b"],
         "slowest": ["b@2025", "b@2026"],
     }
+
+
+WALL = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0]
+
+
+def test_cpu_bound_regions_are_judged_on_cpu_time():
+    base = {"median_s": 1.0, "samples_s": WALL, "cpu_samples_s": [w * 0.9 for w in WALL]}
+    # A neighbour's load: wall time ×1.6, the process's own CPU time unchanged.
+    contended = PhaseRecord("p", None, [w * 1.6 for w in WALL], cpu_s=[w * 0.9 for w in WALL])
+    verdict = judge_phase(
+        contended, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+    )
+    assert verdict.severity == "OK"
+    assert verdict.to_json()["time_metric"] == "cpu"
+    assert verdict.why.startswith("cpu time")
+    slower = PhaseRecord("p", None, [w * 1.6 for w in WALL], cpu_s=[w * 1.44 for w in WALL])
+    assert (
+        judge_phase(
+            slower, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+        ).severity
+        == "MAJOR"
+    )
+
+
+def test_waiting_regions_are_judged_on_wall_time():
+    base = {"median_s": 1.0, "samples_s": WALL, "cpu_samples_s": [w * 0.1 for w in WALL]}
+    record = PhaseRecord("p", None, [w * 1.6 for w in WALL], cpu_s=[w * 0.1 for w in WALL])
+    verdict = judge_phase(
+        record, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+    )
+    assert verdict.to_json()["time_metric"] == "wall"
+    assert verdict.severity == "CRITICAL"
