@@ -232,7 +232,7 @@ def test_cpu_bound_regions_are_judged_on_cpu_time():
     assert verdict.severity == "OK"
     assert verdict.to_json()["time_metric"] == "cpu"
     assert verdict.why.startswith("cpu time")
-    slower = PhaseRecord("p", None, [w * 1.6 for w in WALL], cpu_s=[w * 1.44 for w in WALL])
+    slower = PhaseRecord("p", None, [w * 1.6 for w in WALL], cpu_s=[w * 1.26 for w in WALL])
     assert (
         judge_phase(
             slower, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
