@@ -190,9 +190,12 @@ def test_bad_ini_scale_is_a_usage_error(pytester):
 def test_too_big_for_memory_fails_the_test_clearly(pytester):
     pytester.makeconftest(
         """
+        import pytest
         from pytest_simperf.workforce import generate
 
-        generate.estimate_bytes = lambda spec: 2**60
+        @pytest.fixture(autouse=True)
+        def no_memory(monkeypatch):  # undone after the test: pytester runs in this process
+            monkeypatch.setattr(generate, "estimate_bytes", lambda spec: 2**60)
         """
     )
     pytester.makepyfile(
