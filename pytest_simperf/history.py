@@ -1002,7 +1002,7 @@ def trend(
     pattern: str | None = None,
     days: float | None = None,
     now: datetime | None = None,
-    max_points: int = 100,
+    max_points: int = 60,
 ) -> list[Row]:
     """Per test × phase × year over the runs in the window: figures, trend label and any step."""
     path = Path(path)
@@ -1048,7 +1048,7 @@ def summarise_series(
     year: int | None,
     series: Sequence[Sequence[Any]],
     *,
-    max_points: int = 100,
+    max_points: int = 60,
 ) -> Row:
     """Figures, trend and largest step of one series of (…, run_id, started_at, median_s, sla)."""
     values = [float(r[5]) for r in series]
@@ -1163,8 +1163,10 @@ def dashboard_data(
         )[::-1]
         run_ids = [r["run_id"] for r in runs]
         points = con.execute(
-            """SELECT p.nodeid, p.phase, p.year, p.run_id, r.started_at, p.median_s, p.sla_status,
-                p.peak_rss_mb, p.sla_seconds, p.sla_memory_mb, p.severity, p.memory_severity
+            """SELECT p.nodeid, p.phase, p.year, p.run_id, r.started_at,
+                -- rounded here, vectorised: µs and kB are plenty for a chart
+                round(p.median_s, 6), p.sla_status, round(p.peak_rss_mb, 3), p.sla_seconds,
+                p.sla_memory_mb, p.severity, p.memory_severity
             FROM performance p JOIN runs r USING (run_id)
             WHERE list_contains(?, p.run_id)
             ORDER BY p.nodeid, p.phase, p.year NULLS FIRST, r.started_at, p.run_id""",
@@ -1188,8 +1190,8 @@ def dashboard_data(
             {
                 "year": year,
                 "run": [index[r[3]] for r in rows],
-                "t": [_round(r[5]) for r in rows],
-                "mem": [_round(r[7]) for r in rows],
+                "t": [r[5] for r in rows],
+                "mem": [r[7] for r in rows],
                 "sev": [r[10] if r[10] in REGRESSION_CLASSES else None for r in rows],
                 "msev": [r[11] if r[11] in REGRESSION_CLASSES else None for r in rows],
                 "sla": [r[6] for r in rows],
@@ -1198,7 +1200,7 @@ def dashboard_data(
                 "step": (
                     {
                         "run": index[summary["step"]["run_id"]],
-                        "change_pct": _round(summary["step"]["change_pct"]),
+                        "change_pct": round(summary["step"]["change_pct"], 2),
                     }
                     if summary and summary["step"]
                     else None
@@ -1251,12 +1253,3 @@ def load_run_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> Row:
         )
     )
     return {"run": run, "phases": phases, "regressions": regressions}
-
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    """Round to significant digits: the dashboard does not need 17 of them per point."""
-    if value is None or not math.isfinite(value):
-        return None
-    if value == 0:
-        return 0.0
-    return round(value, digits - 1 - math.floor(math.log10(abs(value))))

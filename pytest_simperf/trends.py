@@ -63,12 +63,10 @@ class Step:
 
 def _logs(values: Sequence[float]) -> list[float]:
     """Log of each value; timings of zero or less carry no ratio information and are refused."""
-    out = []
-    for v in values:
-        if not v > 0 or not math.isfinite(v):
-            raise ValueError(f"trend values must be positive finite numbers, got {v!r}")
-        out.append(math.log(v))
-    return out
+    bad = [v for v in values if not 0 < v < math.inf]
+    if bad:
+        raise ValueError(f"trend values must be positive finite numbers, got {bad[0]!r}")
+    return [math.log(v) for v in values]
 
 
 def _median(values: Sequence[float]) -> float:
@@ -94,7 +92,9 @@ def theil_sen(ys: Sequence[float]) -> tuple[float, float]:
     n = len(ys)
     if n < 2:
         return 0.0, (ys[0] if ys else 0.0)
-    slopes = sorted((ys[j] - ys[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
+    slopes: list[float] = []
+    for lag in range(1, n):  # all pairs, a lag at a time: list comprehensions run in C loops
+        slopes.extend([(b - a) / lag for a, b in zip(ys, ys[lag:], strict=False)])
     slope = _median(slopes)
     intercept = _median([y - slope * i for i, y in enumerate(ys)])
     return slope, intercept
@@ -130,7 +130,7 @@ def classify_trend(
     min_change_pct: float = 5.0,
     noise_factor: float = 2.0,
     min_points: int = 6,
-    max_points: int = 100,
+    max_points: int = 60,
 ) -> Trend:
     """Label a series degrading / improving / stable (or insufficient when too short).
 
@@ -356,7 +356,7 @@ class Assessment:
 
 
 def assess(
-    values: Sequence[float], *, max_points: int = 100, min_step_pct: float = 10.0
+    values: Sequence[float], *, max_points: int = 60, min_step_pct: float = 10.0
 ) -> Assessment:
     """The label a person should see for a series.
 
