@@ -108,32 +108,39 @@ class SimperfDbt:
 
     def invoke(self, command: str, **kwargs: Any) -> DbtInvocation:
         """Run one dbt command (build, run, seed, test); see ``DbtProject.invoke``."""
+        __tracebackhide__ = True
         return self.project.invoke(command, **kwargs)
 
     def build(self, **kwargs: Any) -> DbtInvocation:
         """``dbt build``: seeds, models and data tests in graph order."""
+        __tracebackhide__ = True
         return self.project.invoke("build", **kwargs)
 
     def run(self, **kwargs: Any) -> DbtInvocation:
         """``dbt run``: models only."""
+        __tracebackhide__ = True
         return self.project.invoke("run", **kwargs)
 
     def seed(self, **kwargs: Any) -> DbtInvocation:
         """``dbt seed``."""
+        __tracebackhide__ = True
         return self.project.invoke("seed", **kwargs)
 
     def test(self, **kwargs: Any) -> DbtInvocation:
         """``dbt test``."""
+        __tracebackhide__ = True
         return self.project.invoke("test", **kwargs)
 
     def run_years(self, years: Iterable[int] | None = None, **kwargs: Any) -> list[DbtInvocation]:
         """Build the simulation year by year (default: the workforce's years), the first with
         ``--full-refresh``; ``rounds=N`` repeats it. See ``DbtProject.run_years``."""
+        __tracebackhide__ = True
         return self.project.run_years(self.simulation_years if years is None else years, **kwargs)
 
     def rebuild_year(self, year: int, **kwargs: Any) -> list[DbtInvocation]:
         """Build an already-built year again (``rounds=N`` times); each round adds a sample to
         that year's model phases. See ``DbtProject.rebuild_year``."""
+        __tracebackhide__ = True
         return self.project.rebuild_year(year, **kwargs)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:

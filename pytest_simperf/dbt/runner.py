@@ -122,6 +122,7 @@ class DbtInvocation:
             if r.status == "skipped":
                 continue
             message = (r.message or "").strip() or "(dbt gave no message)"
+            message = "\n      ".join(line.rstrip() for line in message.splitlines())
             lines.append(f"  {r.resource_type} {r.name} [{r.status}]: {message}")
         skipped = [r.name for r in self.failures if r.status == "skipped"]
         if skipped:
@@ -326,6 +327,7 @@ class DbtProject:
         check: bool = True,
     ) -> DbtInvocation:
         """Run one dbt command; raise ``DbtRunError`` on failure unless ``check=False``."""
+        __tracebackhide__ = True  # a failing model is the user's error, not a frame of ours
         merged = self._vars_for(vars, year)
         if year is None and self.year_var in merged:
             year = int(merged[self.year_var])
@@ -395,6 +397,7 @@ class DbtProject:
         ``rounds`` > 1 repeats the whole multi-year build, so each model gets several samples
         per year (interleaved, so slow drift of the machine spreads over all years alike).
         """
+        __tracebackhide__ = True
         ordered = [_year(y) for y in years]
         if not ordered:
             raise UsageError("run_years() needs at least one simulation year")
@@ -424,6 +427,7 @@ class DbtProject:
     ) -> list[DbtInvocation]:
         """Build an already-built year again, incrementally, ``rounds`` times: where an
         incremental strategy that rewrites history shows its cost."""
+        __tracebackhide__ = True
         _check_rounds(rounds, "rebuild_year")
         year = _year(year)
         return [self.invoke(command, select=select, vars=vars, year=year) for _ in range(rounds)]

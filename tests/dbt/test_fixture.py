@@ -1,0 +1,216 @@
+"""The ``simperf_dbt`` fixture end to end: pytest runs of the shipped project at small scale.
+
+Runs go through a subprocess: dbt loads a compiled extension (dbt_extractor) that cannot be
+imported twice in one process, which pytester's in-process runs would do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+SHIPPED = Path(__file__).resolve().parents[2] / "dbt_project"
+QUIET = ("-p", "no:cacheprovider", "--simperf-calibration=off", "--simperf-history=off")
+MODELS = (
+    "stg_census",
+    "int_baseline_workforce",
+    "int_active_workforce_start",
+    "int_termination_events",
+    "int_promotion_events",
+    "int_merit_events",
+    "int_hiring_events",
+    "fct_yearly_events",
+    "int_workforce_state",
+    "fct_workforce_snapshot",
+)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester dir whose pyproject points simperf_dbt at the shipped project."""
+    pytester.makepyprojecttoml(
+        f"""
+        [tool.pytest.ini_options]
+        simperf_dbt_project = "{SHIPPED.as_posix()}"
+
+        [tool.simperf.sla]
+        fct_workforce_snapshot = 1000
+        """
+    )
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(*QUIET, *args)
+
+
+def phases_of(report: dict) -> dict[str, dict]:
+    (test,) = report["tests"]
+    return {
+        (p["name"] if p["year"] is None else f"{p['name']}@{p['year']}"): p for p in test["phases"]
+    }
+
+
+def test_each_model_and_year_becomes_a_phase(project):
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.workforce(employees=300, years=2, seed=3)
+        def test_pipeline(simperf, simperf_dbt):
+            built = simperf_dbt.run_years()
+            assert [inv.year for inv in built] == simperf_dbt.simulation_years == [2025, 2026]
+            assert [inv.full_refresh for inv in built] == [True, False]
+            simperf_dbt.rebuild_year(2025, rounds=2)
+            assert simperf_dbt.query("select count(*) from census")[0][0] >= 300
+        """
+    )
+    result = run(project, "--simperf", "--simperf-json=report.json")
+    result.assert_outcomes(passed=1)
+    phases = phases_of(json.loads((project.path / "report.json").read_text()))
+    for year in (2025, 2026):
+        for name in (*MODELS, "dbt_total", "dbt_overhead"):
+            assert f"{name}@{year}" in phases, f"{name}@{year} not recorded"
+    # Two rebuilds of 2025 add two samples each to that year's phases.
+    assert len(phases["fct_yearly_events@2025"]["samples_s"]) == 3
+    assert len(phases["fct_yearly_events@2026"]["samples_s"]) == 1
+    events = phases["fct_yearly_events@2026"]
+    assert events["rows"] > 300  # this year's events: a raise for nearly everyone, and more
+    assert events["rows_per_s"] > 0
+    total, overhead = phases["dbt_total@2026"], phases["dbt_overhead@2026"]
+    model_time = sum(phases[f"{name}@2026"]["median_s"] for name in MODELS)
+    assert total["median_s"] > model_time
+    assert 0 < overhead["median_s"] < total["median_s"]
+    assert phases["fct_workforce_snapshot@2026"]["sla_status"] == "WITHIN_SLA"
+
+
+def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
+    before = sorted(p.name for p in SHIPPED.iterdir())
+    project.makepyfile(
+        f"""
+        import pytest
+        from pathlib import Path
+
+        @pytest.mark.workforce(employees=200, years=1, seed=1)
+        def test_table_census(simperf_dbt, tmp_path_factory):
+            (inv,) = simperf_dbt.run_years()
+            assert simperf_dbt.simperf is None  # nothing recorded without the simperf fixture
+            assert inv.result("fct_yearly_events").status == "success"
+            base = tmp_path_factory.getbasetemp()
+            assert simperf_dbt.path.is_relative_to(base)
+            assert simperf_dbt.project.target_path.is_relative_to(base)
+            assert simperf_dbt.project_dir == Path({str(SHIPPED)!r})
+
+        @pytest.mark.workforce(employees=200, years=1, seed=1)
+        @pytest.mark.simperf_dbt(census="parquet", vars={{"random_seed": 9}})
+        def test_parquet_census(simperf_dbt):
+            assert simperf_dbt.project.vars["census_parquet"].endswith("census.parquet")
+            assert simperf_dbt.query(
+                "select count(*) from information_schema.tables where table_name = 'census'"
+            ) == [(0,)]
+            (inv,) = simperf_dbt.run_years()
+            assert inv.vars["random_seed"] == 9
+            assert simperf_dbt.query("select count(*) from fct_workforce_snapshot")[0][0] > 0
+
+        @pytest.mark.simperf_dbt(census="csv")
+        def test_bad_census_option(simperf_dbt):
+            pass
+
+        @pytest.mark.simperf_dbt(project="no/such/dir")
+        def test_missing_project(simperf_dbt):
+            pass
+        """
+    )
+    result = run(project)
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*census must be one of table, parquet, got 'csv' (from marker*",
+            "*no dbt project at *no/such/dir (from marker*",
+        ]
+    )
+    assert sorted(p.name for p in SHIPPED.iterdir()) == before  # no target/ or logs/ left
+
+
+def test_per_model_sla_from_configuration_fails_the_test(project):
+    project.makepyprojecttoml(
+        f"""
+        [tool.pytest.ini_options]
+        simperf_dbt_project = "{SHIPPED.as_posix()}"
+
+        [tool.simperf.sla]
+        fct_yearly_events = 0.000001
+        """
+    )
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.workforce(employees=200, years=1, seed=1)
+        def test_pipeline(simperf, simperf_dbt):
+            simperf_dbt.run_years()
+        """
+    )
+    result = run(project, "--simperf", "--simperf-json=report.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*fct_yearly_events*"])
+    phases = phases_of(json.loads((project.path / "report.json").read_text()))
+    assert phases["fct_yearly_events@2025"]["sla_status"] == "SLA_BREACH"
+    assert phases["fct_yearly_events@2025"]["sla_seconds"] == pytest.approx(0.000001)
+    assert phases["int_workforce_state@2025"]["sla_status"] is None
+
+
+def test_failing_model_fails_the_test_and_keeps_the_baseline(project):
+    test_file = """
+        import pytest
+
+        @pytest.mark.workforce(employees=200, years=1, seed=1)
+        @pytest.mark.simperf_dbt(vars=VARS)
+        def test_pipeline(simperf, simperf_dbt):
+            simperf_dbt.run_years()
+        """
+    project.makepyfile(test_pipeline=test_file.replace("VARS", "{}"))
+    run(project, "--simperf-update-baseline").assert_outcomes(passed=1)
+    (baseline,) = (project.path / "baselines").rglob("*.json")
+    recorded = baseline.read_bytes()
+    assert b"fct_yearly_events@2025" in recorded
+
+    project.makepyfile(
+        test_pipeline=test_file.replace("VARS", '{"target_growth_rate": "no_such_column"}')
+    )
+    result = run(project, "--simperf-update-baseline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*DbtRunError*dbt build (simulation year 2025) failed*",
+            "*model int_hiring_events ?error?: Runtime Error in model int_hiring_events*",
+            '*Binder Error: Referenced column "no_such_column" not found*',
+        ]
+    )
+    assert baseline.read_bytes() == recorded
+
+
+def test_gate_classes_a_quadratic_model_as_a_major_regression(project):
+    """The pathological fct_yearly_events (same rows, quadratic cost) against the baseline of
+    the standard one, recorded minutes earlier on this machine."""
+    test_file = """
+        import pytest
+
+        @pytest.mark.workforce(employees=1500, years=2, seed=5)
+        @pytest.mark.simperf_dbt(vars={"events_strategy": "STRATEGY"}, count_rows=False)
+        def test_pipeline(simperf, simperf_dbt):
+            simperf_dbt.run_years()
+            simperf_dbt.rebuild_year(2026, rounds=5, select="fct_yearly_events")
+        """
+    project.makepyfile(test_pipeline=test_file.replace("STRATEGY", "standard"))
+    run(project, "--simperf-update-baseline").assert_outcomes(passed=1)
+
+    project.makepyfile(test_pipeline=test_file.replace("STRATEGY", "pathological"))
+    result = run(project, "--simperf", "--simperf-json=report.json")
+    result.assert_outcomes(failed=1)
+    phases = phases_of(json.loads((project.path / "report.json").read_text()))
+    events = phases["fct_yearly_events@2026"]
+    assert events["severity"] in ("MAJOR", "CRITICAL"), events["why"]
+    assert events["change_pct"] > 50
