@@ -1,7 +1,7 @@
 """Build a synthetic workforce with set-based SQL inside DuckDB.
 
 The census is one ``SELECT`` over ``range()``. Each simulated year is a handful of statements that
-read only the previous year's active population (a small temporary ``_simperf_state`` table) and
+read only the previous year's outcome (two temporary tables: survivors and hires) and
 append that year's events and snapshots, so year ``t`` never re-reads years before ``t - 1`` and
 the cost is linear in employees × years. No Python loop touches a row: Python only computes the
 number of hires per year from two counts.
@@ -224,7 +224,7 @@ def census_sql(spec: WorkforceSpec, leavers: int) -> str:
     SELECT
         n,
         {_employee_id("n")} AS employee_id,
-        'SSN-' || CAST(100000000 + n AS VARCHAR) AS employee_ssn,
+        CAST(100000000 + n AS VARCHAR) AS employee_ssn,
         birth_date AS employee_birth_date,
         end_date - tenure_days AS employee_hire_date,
         CASE WHEN leaver THEN end_date END AS employee_termination_date,
@@ -249,13 +249,13 @@ def census_sql(spec: WorkforceSpec, leavers: int) -> str:
     """
 
 
-def year_sql(spec: WorkforceSpec, year: int) -> str:
-    """One year's outcome for everyone active at its start (reads only ``_simperf_state``)."""
+def year_sql(spec: WorkforceSpec, year: int, source: str) -> str:
+    """One year's outcome for everyone active at its start, whom ``source`` lists."""
     rates = spec.rates
     days = _days_in_year(year)
     jan1 = f"DATE '{year:04d}-01-01'"
     draws = draws_sql(
-        "SELECT * FROM _simperf_state",
+        source,
         "n",
         spec.seed,
         year,
@@ -346,8 +346,8 @@ def hires_sql(spec: WorkforceSpec, year: int, first: int, count: int) -> str:
     """
 
 
-def events_sql(year: int) -> str:
-    """The year's events from ``_simperf_year`` and ``_simperf_hires``, in employee order."""
+def events_sql(year: int, y: str, h: str) -> str:
+    """The year's events from its outcome table ``y`` and hires table ``h``."""
     cols = (
         "employee_id, {y} AS simulation_year, '{t}' AS event_type, {d} AS effective_date, "
         "{c} AS compensation_amount, {p} AS previous_compensation, {lv} AS level_id, "
@@ -359,7 +359,6 @@ def events_sql(year: int) -> str:
 
     seq_raise = "1 + CAST(promoted AS INTEGER)"
     seq_last = "1 + CAST(promoted AS INTEGER) + CAST(raised AS INTEGER)"
-    y, h = "_simperf_year", "_simperf_hires"
     parts = [
         part(y, "terminated", t="termination", d="term_date", c="comp", p="comp",
              lv="level_id", r="rate", s="1"),
@@ -382,7 +381,7 @@ def events_sql(year: int) -> str:
     return f"SELECT * EXCLUDE (n) FROM ({union})"
 
 
-def snapshots_sql(year: int) -> str:
+def snapshots_sql(year: int, y: str, h: str) -> str:
     """Everyone employed at some point in the year, as of its end."""
     return f"""
     SELECT employee_id, {year} AS simulation_year, status AS employment_status, level_id,
@@ -391,11 +390,11 @@ def snapshots_sql(year: int) -> str:
         SELECT n, employee_id,
             CASE WHEN terminated THEN 'terminated' ELSE 'active' END AS status,
             level_2 AS level_id, comp_2 AS current_compensation, rate_2 AS current_deferral_rate
-        FROM _simperf_year
+        FROM {y}
         UNION ALL
         SELECT n, employee_id, CASE WHEN terminated THEN 'terminated' ELSE 'active' END,
             level_id, comp, rate
-        FROM _simperf_hires
+        FROM {h}
     )
     """
 
@@ -465,10 +464,27 @@ def build_workforce(
     try:
         _build(con, spec, progress or (lambda _message: None))
     finally:
-        for temp in ("_simperf_state", "_simperf_year", "_simperf_hires"):
+        for temp in _TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {temp}")
         if not preserve:
             con.execute("SET preserve_insertion_order = false")
+
+
+_TEMP_TABLES = ("_simperf_year_0", "_simperf_year_1", "_simperf_hires_0", "_simperf_hires_1")
+_CENSUS_ACTIVE = (
+    "SELECT CAST(substr(employee_id, 5) AS BIGINT) AS n, employee_id, level_id, "
+    "employee_gross_compensation AS comp, employee_deferral_rate AS rate FROM census WHERE active"
+)
+
+
+def _survivors(y: str, h: str) -> str:
+    # Survivors, then hires: both in employee order, and every hire's number is higher, so the
+    # next year's population stays sorted without an ORDER BY.
+    return (
+        f"SELECT n, employee_id, level_2 AS level_id, comp_2 AS comp, rate_2 AS rate FROM {y} "
+        f"WHERE NOT terminated UNION ALL "
+        f"SELECT n, employee_id, level_id, comp, rate FROM {h} WHERE NOT terminated"
+    )
 
 
 def _build(con: duckdb.DuckDBPyConnection, spec: WorkforceSpec, report: Progress) -> None:
@@ -477,46 +493,32 @@ def _build(con: duckdb.DuckDBPyConnection, spec: WorkforceSpec, report: Progress
     for table in TABLES:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute(f"CREATE TABLE census AS SELECT * EXCLUDE (n) FROM ({census_sql(spec, leavers)})")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _simperf_state AS SELECT "
-        "CAST(substr(employee_id, 5) AS BIGINT) AS n, employee_id, level_id, "
-        "employee_gross_compensation AS comp, employee_deferral_rate AS rate "
-        "FROM census WHERE active"
-    )
     for table, schema in _SCHEMA.items():
         con.execute(f"CREATE TABLE {table} ({schema})")
     report(
         f"census: {spec.employees:,} active + {leavers:,} leavers "
         f"({time.perf_counter() - started:.1f} s)"
     )
-    headcount = spec.employees
     next_number = spec.employees + leavers + 1
-    for year in spec.simulation_years:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _simperf_year AS {year_sql(spec, year)}")
-        row = con.execute("SELECT count(*) FROM _simperf_year WHERE terminated").fetchone()
-        leaving = int(row[0]) if row else 0
+    source = _CENSUS_ACTIVE
+    for index, year in enumerate(spec.simulation_years):
+        y, h = f"_simperf_year_{index % 2}", f"_simperf_hires_{index % 2}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {y} AS {year_sql(spec, year, source)}")
+        row = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE terminated) FROM {y}"
+        ).fetchone()
+        headcount, leaving = (int(row[0]), int(row[1])) if row else (0, 0)
         hires = hires_for(spec, headcount, leaving)
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _simperf_hires AS "
-            + hires_sql(spec, year, next_number, hires)
+            f"CREATE OR REPLACE TEMP TABLE {h} AS {hires_sql(spec, year, next_number, hires)}"
         )
         next_number += hires
-        con.execute(f"INSERT INTO workforce_events {events_sql(year)}")
-        con.execute(f"INSERT INTO workforce_snapshots {snapshots_sql(year)}")
-        # Survivors then hires: both already in employee order, so the state stays sorted.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _simperf_state AS "
-            "SELECT n, employee_id, level_2 AS level_id, comp_2 AS comp, rate_2 AS rate "
-            "FROM _simperf_year WHERE NOT terminated "
-            "UNION ALL SELECT n, employee_id, level_id, comp, rate "
-            "FROM _simperf_hires WHERE NOT terminated"
-        )
-        row = con.execute("SELECT count(*) FROM _simperf_hires WHERE terminated").fetchone()
-        left = leaving + (int(row[0]) if row else 0)
-        headcount += hires - left
+        con.execute(f"INSERT INTO workforce_events {events_sql(year, y, h)}")
+        con.execute(f"INSERT INTO workforce_snapshots {snapshots_sql(year, y, h)}")
+        source = _survivors(y, h)
         report(
-            f"year {year}: {headcount:,} active, {hires:,} hired, {left:,} left "
-            f"({time.perf_counter() - started:.1f} s)"
+            f"year {year}: {headcount:,} active at the start, {hires:,} hired, "
+            f"{leaving:,} leaving ({time.perf_counter() - started:.1f} s)"
         )
 
 

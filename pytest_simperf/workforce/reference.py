@@ -100,7 +100,7 @@ def census_rows(spec: WorkforceSpec) -> Iterator[CensusRow]:
         hire = end - dt.timedelta(days=tenure)
         yield (
             _employee_id(n),
-            f"SSN-{100000000 + n}",
+            str(100000000 + n),
             birth,
             hire,
             end if leaver else None,
