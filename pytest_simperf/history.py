@@ -972,7 +972,11 @@ def classify_change(change_pct: float | None, noise_pct: float, thresholds: Sequ
 
 
 def validate_pattern(pattern: str) -> str:
-    """Check a ``--test`` glob; a bare word means "contains"."""
+    """Check a ``--test`` glob and anchor it nowhere: it may match anywhere in the series key.
+
+    Series are keyed ``path/to/test_x.py::test_y::phase@year``; people type a fragment of that
+    (``test_y``, ``fct_yearly_events@2029``, ``test_y::fct*``), as with ``pytest -k``.
+    """
     if not pattern.strip():
         raise PatternError("--test pattern is empty")
     depth = 0
@@ -983,17 +987,16 @@ def validate_pattern(pattern: str) -> str:
             depth -= 1
     if depth:
         raise PatternError(f"--test pattern {pattern!r} has an unclosed '['")
-    if not any(c in pattern for c in "*?["):
-        return f"*{pattern}*"
-    return pattern
+    return f"*{pattern.strip('*')}*"
+
+
+def series_key(nodeid: str, phase: str, year: int | None) -> str:
+    """``nodeid::phase@year``: what ``--test`` patterns are matched against."""
+    return f"{nodeid}::{phase_key(phase, year)}"
 
 
 def _matches(glob: str, nodeid: str, phase: str, year: int | None) -> bool:
-    key = phase_key(phase, year)
-    return any(
-        fnmatch.fnmatchcase(candidate, glob)
-        for candidate in (nodeid, f"{nodeid}::{phase}", f"{nodeid}::{key}", phase, key)
-    )
+    return fnmatch.fnmatchcase(series_key(nodeid, phase, year), glob)
 
 
 def trend(
@@ -1142,6 +1145,10 @@ def sla_compliance(
     return rows
 
 
+#: One character per point in the dashboard's ``sla`` string.
+_SLA_CODES = {"WITHIN_SLA": "o", "SLA_WARNING": "w", "SLA_BREACH": "b"}
+
+
 def dashboard_data(
     path: str | Path,
     *,
@@ -1192,9 +1199,11 @@ def dashboard_data(
                 "run": [index[r[3]] for r in rows],
                 "t": [r[5] for r in rows],
                 "mem": [r[7] for r in rows],
-                "sev": [r[10] if r[10] in REGRESSION_CLASSES else None for r in rows],
-                "msev": [r[11] if r[11] in REGRESSION_CLASSES else None for r in rows],
-                "sla": [r[6] for r in rows],
+                # sparse and coded: most points are neither regressions nor SLA trouble, and a
+                # 100,000-point history would otherwise spend megabytes saying so
+                "sev": [[i, r[10]] for i, r in enumerate(rows) if r[10] in REGRESSION_CLASSES],
+                "msev": [[i, r[11]] for i, r in enumerate(rows) if r[11] in REGRESSION_CLASSES],
+                "sla": "".join(_SLA_CODES.get(r[6], "-") for r in rows),
                 "trend": summary["trend"] if summary else None,
                 "trend_why": summary["why"] if summary else None,
                 "step": (

@@ -95,7 +95,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--test",
         metavar="PATTERN",
-        help="glob on node id, phase or node::phase@year (a bare word matches as a substring)",
+        help="glob matched anywhere in 'nodeid::phase@year', e.g. test_y, int_hires@2029, "
+        "'test_y::fct*'",
     )
     p.set_defaults(func=_cmd_trend)
 

@@ -314,6 +314,9 @@ def detect_steps(
         for located in {_rank_split(ys, lo, hi, 2), _mean_split(ys, lo, hi, 2)}:
             if located < 0:
                 continue
+            rough = _judge(ys, values, lo, hi, located, window, sigma)
+            if rough.score < threshold / 2 or abs(rough.change_pct) < min_change_pct / 2:
+                continue  # nowhere near a step: most series stop here, before the costly fit
             # Locate among all splits, then insist on enough runs each side: clamping the search
             # instead would pull the split of a too-young level back onto an old run.
             k = _refine_split(ys, lo, hi, located, 1)

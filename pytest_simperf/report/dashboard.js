@@ -113,8 +113,9 @@
       ctx.save();
       ctx.strokeStyle = SLA_COLOUR; ctx.setLineDash([6, 4]); ctx.lineWidth = 1.5;
       ctx.beginPath(); ctx.moveTo(pad.l, Y(spec.limit)); ctx.lineTo(pad.l + w, Y(spec.limit)); ctx.stroke();
-      ctx.fillStyle = SLA_COLOUR; ctx.textAlign = "right"; ctx.textBaseline = "bottom";
-      ctx.fillText("SLA " + spec.fmt(spec.limit), pad.l + w - 2, Y(spec.limit) - 2);
+      // labelled on the left: the newest runs, where regressions show, are on the right
+      ctx.fillStyle = SLA_COLOUR; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
+      ctx.fillText("SLA " + spec.fmt(spec.limit), pad.l + 4, Y(spec.limit) - 2);
       ctx.restore();
     }
 
@@ -180,6 +181,15 @@
     return el("div", { cls: "legend" }, items.map(function (it) {
       return el("span", null, [el("i", { style: "background:" + it.colour }), document.createTextNode(it.name)]);
     }));
+  }
+
+  /* Regression classes come as sparse [index, class] pairs: index them once per series. */
+  function classAt(pairs, index) {
+    if (!pairs.byIndex) {
+      pairs.byIndex = {};
+      pairs.forEach(function (p) { pairs.byIndex[p[0]] = p[1]; });
+    }
+    return pairs.byIndex[index] || null;
   }
 
   function classCell(value) {
@@ -265,9 +275,9 @@
       c.series.forEach(function (ser) {
         if (ser.trend === "degrading") s += 4;
         if (ser.step) s += 2;
-        var last = ser.sev[ser.sev.length - 1];
-        if (last) s += 3;
-        if (ser.sla[ser.sla.length - 1] === "SLA_BREACH") s += 3;
+        var lastIndex = ser.run.length - 1;
+        if (ser.sev.length && ser.sev[ser.sev.length - 1][0] === lastIndex) s += 3;
+        if (ser.sla.charAt(lastIndex) === "b") s += 3;
       });
       return -s;
     }
@@ -290,7 +300,7 @@
         return c.series.map(function (s) {
           return {
             name: s.year === null ? c.phase : String(s.year), colour: colours[String(s.year)],
-            points: s.run.map(function (r, i) { return [r, s[field][i], s[sevField][i]]; })
+            points: s.run.map(function (r, i) { return [r, s[field][i], classAt(s[sevField], i)]; })
           };
         });
       }
@@ -307,7 +317,7 @@
         function atRun(target, field) {
           return withYears.map(function (s) {
             var i = s.run.indexOf(target);
-            return [s.year, i >= 0 ? s[field][i] : null, i >= 0 ? s.sev[i] : null];
+            return [s.year, i >= 0 ? s[field][i] : null, i >= 0 ? classAt(s.sev, i) : null];
           });
         }
         var yearSeries = [{ name: "latest run", colour: "#1c7ed6", points: atRun(lastRun, "t") }];

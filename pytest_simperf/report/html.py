@@ -58,9 +58,12 @@ def _clean(value: Any) -> Any:
 
 def embed_json(data: Any) -> str:
     """JSON safe inside a <script> element: no ``</script>``, no ``<!--`` can end it early."""
-    text = json.dumps(
-        _clean(data), separators=(",", ":"), sort_keys=True, default=str, allow_nan=False
-    )
+    try:
+        text = json.dumps(data, separators=(",", ":"), sort_keys=True, default=str, allow_nan=False)
+    except ValueError:  # a NaN somewhere: clean the whole tree (rare, so not done up front)
+        text = json.dumps(
+            _clean(data), separators=(",", ":"), sort_keys=True, default=str, allow_nan=False
+        )
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

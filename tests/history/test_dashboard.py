@@ -42,11 +42,16 @@ def test_dashboard_data_describes_components_and_the_latest_run(shared_history):
         assert [s["year"] for s in comp["series"]] == [2025, 2026, 2027, 2028, 2029]
         for s in comp["series"]:
             assert s["run"] == list(range(24))
-            assert len(s["t"]) == len(s["mem"]) == 24
+            assert len(s["t"]) == len(s["mem"]) == len(s["sla"]) == 24
     assert data["latest"]["run"]["run_id"] == shared_history.run_ids[-1]
     assert len(data["latest"]["phases"]) == 30
     stepped = [s for c in data["components"] for s in c["series"] if s["step"] is not None]
     assert [s["step"]["run"] for s in stepped] == [shared_history.step_run]
+    (marked,) = stepped
+    flagged = [i for i, cls in marked["sev"]]
+    assert flagged == list(range(shared_history.step_run, 24))  # regression markers from the step
+    assert {cls for _, cls in marked["sev"]} <= {"MAJOR", "CRITICAL"}
+    assert set(marked["sla"]) <= {"o", "w", "b"}
     assert data["trends"]["steps"] == 1
     limited = history.dashboard_data(shared_history.path, max_runs=5)
     assert [r["id"] for r in limited["runs"]] == shared_history.run_ids[-5:]

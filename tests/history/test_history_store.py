@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import subprocess
 import sys
@@ -505,3 +506,23 @@ def test_run_to_report_round_trips_the_figures(tmp_path, make_report):
             assert phase["severity"] == source["severity"]
             assert phase["median_s"] == pytest.approx(source["median_s"])
     assert rebuilt["sla_definitions"] == report["sla_definitions"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("test_yearly_events::fct*", 5),
+        ("fct_yearly_events@2029", 2),
+        ("test_workforce_snapshots::*@2025", 3),
+        ("tests/perf/test_pipeline.py::test_yearly_events::int_hires@2026", 1),
+        ("int_hires@202[67]", 4),
+    ],
+)
+def test_patterns_match_anywhere_in_the_series_key(shared_history, pattern, expected):
+    rows = history.trend(shared_history.path, pattern=pattern)
+    assert len(rows) == expected
+    glob = history.validate_pattern(pattern)
+    assert all(
+        fnmatch.fnmatchcase(history.series_key(r["nodeid"], r["phase"], r["year"]), glob)
+        for r in rows
+    )
