@@ -30,6 +30,7 @@ pytest_plugins: list[str] = [
     "pytest_simperf.dbt.plugin",
     "pytest_simperf.benchcompat.plugin",
     "pytest_simperf.workforce.plugin",
+    "pytest_simperf.scaling_plugin",
 ]
 
 SKIP_REASON = (
@@ -93,15 +94,30 @@ class OutcomeHooks:
 
 
 class XdistHooks:
-    """Registered on the xdist controller only: merge each worker's results as it finishes."""
+    """Registered on the xdist controller only: merge each worker's results as they arrive."""
 
     def __init__(self, session: Any) -> None:
         self.session = session
+        self.alive: set[str] = set()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Each judged test travels with its report, so a worker that crashes later loses nothing
+        # it already judged. Before OutcomeHooks, which needs the test to be known.
+        payload = getattr(report, "simperf_payload", None)
+        if payload:
+            self.session.merge_worker(json.loads(payload))
+
+    @pytest.hookimpl
+    def pytest_testnodeready(self, node: Any) -> None:
+        # Workers at once, not workers ever started: a crashed worker is replaced.
+        self.alive.add(node.gateway.id)
+        self.session.xdist_workers = max(self.session.xdist_workers, len(self.alive))
 
     @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         payload = getattr(node, "workeroutput", {}).get("simperf")
-        self.session.xdist_workers += 1
+        self.alive.discard(node.gateway.id)
         if payload:
             self.session.merge_worker(json.loads(payload))
         elif error:
@@ -258,6 +274,13 @@ def pytest_runtest_makereport(
     if report.passed and judged.failures:
         report.outcome = "failed"
         report.longrepr = "pytest-simperf:\n" + "\n".join(f"  {f}" for f in judged.failures)
+    if getattr(item.config, "workerinput", None) is not None:
+        from pytest_simperf.session import get_session
+
+        # xdist serialises report attributes: the controller merges this in XdistHooks.
+        report.simperf_payload = json.dumps(  # type: ignore[attr-defined]
+            get_session(item.config).test_payload(item.nodeid)
+        )
     return report
 
 

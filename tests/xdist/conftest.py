@@ -1,0 +1,38 @@
+"""Shared helpers for the pytest-xdist behaviour tests: the same flow in every mode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+# Injected timings are judged without calibration; history is switched on per test when wanted.
+QUIET = ("-p", "no:cacheprovider", "--simperf-calibration=off")
+
+MODES = {"serial": (), "n0": ("-n", "0"), "n2": ("-n", "2")}
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request) -> str:
+    """Each flow test runs without xdist, with ``-n 0`` and with ``-n 2``."""
+    return request.param
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester, mode: str):
+    """Run pytest in the pytester dir in the current mode, with the quiet defaults."""
+
+    def _run(*args: str, history: bool = False) -> pytest.RunResult:
+        extra = () if history else ("--simperf-history=off",)
+        return pytester.runpytest(*QUIET, *extra, *MODES[mode], *args)
+
+    return _run
+
+
+@pytest.fixture
+def read_json():
+    def _read(path: Path) -> dict:
+        return json.loads(Path(path).read_text())
+
+    return _read
