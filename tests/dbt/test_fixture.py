@@ -90,6 +90,7 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
     before = sorted(p.name for p in SHIPPED.iterdir())
     project.makepyfile(
         f"""
+        import json
         import pytest
         from pathlib import Path
 
@@ -102,6 +103,10 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
             assert simperf_dbt.path.is_relative_to(base)
             assert simperf_dbt.project.target_path.is_relative_to(base)
             assert simperf_dbt.project_dir == Path({str(SHIPPED)!r})
+            profile = json.loads((simperf_dbt.project.profiles_dir / "profiles.yml").read_text())
+            output = profile["simperf_workforce"]["outputs"]["simperf"]
+            assert output["settings"] == {{"threads": 2}}  # from --simperf-duckdb-threads
+            assert output["threads"] == 1  # dbt runs one model at a time
 
         @pytest.mark.workforce(employees=200, years=1, seed=1)
         @pytest.mark.simperf_dbt(census="parquet", vars={{"random_seed": 9}})
@@ -123,7 +128,7 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
             pass
         """
     )
-    result = run(project)
+    result = run(project, "--simperf-duckdb-threads=2")
     result.assert_outcomes(passed=2, errors=2)
     result.stdout.fnmatch_lines(
         [
@@ -132,6 +137,26 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
         ]
     )
     assert sorted(p.name for p in SHIPPED.iterdir()) == before  # no target/ or logs/ left
+
+
+def test_phases_from_xdist_workers_reach_one_report(project):
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.workforce(employees=200, years=1, seed=1)
+        @pytest.mark.parametrize("seed", [1, 2])
+        def test_pipeline(simperf, simperf_dbt, seed):
+            simperf_dbt.run_years(vars={"random_seed": seed})
+        """
+    )
+    result = run(project, "-n", "2", "--simperf", "--simperf-json=report.json")
+    result.assert_outcomes(passed=2)
+    report = json.loads((project.path / "report.json").read_text())
+    assert len(report["tests"]) == 2
+    for test in report["tests"]:
+        names = {p["name"] for p in test["phases"] if p["year"] == 2025}
+        assert {*MODELS, "dbt_total", "dbt_overhead"} <= names
 
 
 def test_per_model_sla_from_configuration_fails_the_test(project):
