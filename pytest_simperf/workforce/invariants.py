@@ -83,6 +83,42 @@ CHECKS: dict[str, tuple[str, str]] = {
         WHERE e.event_type = 'promotion' AND (p.level_id IS NULL OR e.level_id <> p.level_id + 1)
         """,
     ),
+    "snapshot_matches_events": (
+        "each year's snapshot is the state after that year's last event for the employee",
+        """
+        WITH last AS (
+            SELECT employee_id, simulation_year, level_id, compensation_amount,
+                employee_deferral_rate
+            FROM workforce_events
+            QUALIFY row_number() OVER (
+                PARTITION BY employee_id, simulation_year ORDER BY event_sequence DESC) = 1
+        )
+        SELECT printf('%s: snapshot %d has level %d, pay %s, rate %s; last event says %d, %s, %s',
+                      s.employee_id, s.simulation_year, s.level_id,
+                      CAST(s.current_compensation AS VARCHAR),
+                      CAST(s.current_deferral_rate AS VARCHAR), l.level_id,
+                      CAST(l.compensation_amount AS VARCHAR),
+                      CAST(l.employee_deferral_rate AS VARCHAR))
+        FROM last l JOIN workforce_snapshots s USING (employee_id, simulation_year)
+        WHERE l.level_id <> s.level_id OR l.compensation_amount <> s.current_compensation
+            OR l.employee_deferral_rate <> s.current_deferral_rate
+        """,
+    ),
+    "event_sequence": (
+        "event_sequence runs 1, 2, … within each employee-year, in date order",
+        """
+        SELECT printf('%s: events of %d numbered %s', employee_id, simulation_year,
+                      string_agg(CAST(event_sequence AS VARCHAR), ',' ORDER BY event_sequence))
+        FROM (
+            SELECT *, lag(effective_date) OVER (
+                PARTITION BY employee_id, simulation_year ORDER BY event_sequence) AS prev_date
+            FROM workforce_events
+        )
+        GROUP BY employee_id, simulation_year
+        HAVING max(event_sequence) <> count(*) OR count(DISTINCT event_sequence) <> count(*)
+            OR bool_or(effective_date < prev_date)
+        """,
+    ),
     "dates_in_year": (
         "every event takes effect inside its simulation year",
         """

@@ -12,7 +12,7 @@ from pytest_simperf.strategies import EDGE_RATES, rates, workforce_specs, workfo
 from pytest_simperf.workforce import Rates, WorkforceSpec, create_workforce
 from pytest_simperf.workforce.invariants import CHECKS, violations
 
-PROPERTY = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def scalar(con, sql, *params):
@@ -24,39 +24,6 @@ def scalar(con, sql, *params):
 def test_every_law_holds(workforce):
     with workforce:
         assert violations(workforce.con) == {}
-
-
-@PROPERTY
-@given(workforces(workforce_specs(max_employees=60, max_years=3)))
-def test_snapshots_replay_the_events(workforce):
-    """Each year's snapshot is last year's state with that year's events applied."""
-    with workforce:
-        con = workforce.con
-        # The last event of each employee-year carries their level, pay and deferral at its end.
-        mismatches = scalar(
-            con,
-            """
-            WITH last AS (
-                SELECT employee_id, simulation_year, level_id, compensation_amount,
-                    employee_deferral_rate
-                FROM workforce_events
-                QUALIFY row_number() OVER (
-                    PARTITION BY employee_id, simulation_year ORDER BY event_sequence DESC) = 1
-            )
-            SELECT count(*) FROM last l
-            JOIN workforce_snapshots s USING (employee_id, simulation_year)
-            WHERE l.level_id <> s.level_id OR l.compensation_amount <> s.current_compensation
-                OR l.employee_deferral_rate <> s.current_deferral_rate
-            """,
-        )
-        assert mismatches == 0
-        # Event sequences run 1..k within each employee-year.
-        gaps = scalar(
-            con,
-            "SELECT count(*) FROM (SELECT max(event_sequence) AS m, count(*) AS c "
-            "FROM workforce_events GROUP BY employee_id, simulation_year) WHERE m <> c",
-        )
-        assert gaps == 0
 
 
 @settings(max_examples=8, deadline=None)
@@ -140,6 +107,11 @@ class TestChecksBite:
         "WHERE rowid = 0",
         "one_snapshot_per_year": "INSERT INTO workforce_snapshots "
         "SELECT * FROM workforce_snapshots LIMIT 1",
+        "snapshot_matches_events": "UPDATE workforce_snapshots SET current_compensation = "
+        "current_compensation + 1 WHERE rowid = (SELECT min(s.rowid) FROM workforce_snapshots s "
+        "JOIN workforce_events e USING (employee_id, simulation_year))",
+        "event_sequence": "UPDATE workforce_events SET event_sequence = 3 WHERE rowid = "
+        "(SELECT min(rowid) FROM workforce_events WHERE event_type = 'hire')",
         "deferral_range": "UPDATE workforce_snapshots SET current_deferral_rate = 0.2 "
         "WHERE rowid = 0",
     }
