@@ -19,7 +19,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import fnmatch
-import itertools
 import json
 import math
 import random
@@ -1030,31 +1029,61 @@ def trend(
                 + (f" (last {days:g} days)" if days is not None else "")
                 + (f"; tests recorded: {shown}" if shown else "")
             )
-        points = con.execute(
-            """SELECT p.nodeid, p.phase, p.year, p.run_id, r.started_at, p.median_s, p.sla_status
+        # One row per series with its points as lists, oldest first: DuckDB builds them, and
+        # Python never sees 100,000 row tuples.
+        series = con.execute(
+            """SELECT p.nodeid, p.phase, p.year,
+                list(p.run_id ORDER BY r.started_at, p.run_id) AS run_ids,
+                list(p.median_s ORDER BY r.started_at, p.run_id) AS medians,
+                count_if(p.sla_status = 'SLA_BREACH') AS breaches,
+                count_if(p.sla_status = 'SLA_WARNING') AS warnings
             FROM performance p JOIN runs r USING (run_id)
             WHERE r.started_at >= ? AND p.median_s > 0
                 AND list_contains(?, p.nodeid || '::' || p.phase)
-            ORDER BY p.nodeid, p.phase, p.year NULLS FIRST, r.started_at, p.run_id""",
+            GROUP BY p.nodeid, p.phase, p.year
+            ORDER BY p.nodeid, p.phase, p.year NULLS FIRST""",
             [since, wanted],
         ).fetchall()
-    out = []
-    for (nodeid, phase, year), group in itertools.groupby(points, key=lambda r: (r[0], r[1], r[2])):
-        if (nodeid, phase, year) in selected:
-            out.append(summarise_series(nodeid, phase, year, list(group), max_points=max_points))
-    return out
+        started = _run_starts(con, since)
+    return [
+        summarise_series(
+            nodeid,
+            phase,
+            year,
+            run_ids,
+            medians,
+            started,
+            breaches,
+            warnings,
+            max_points=max_points,
+        )
+        for nodeid, phase, year, run_ids, medians, breaches, warnings in series
+        if (nodeid, phase, year) in selected
+    ]
+
+
+def _run_starts(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, str]:
+    return {
+        run_id: started.isoformat(timespec="seconds") + "Z"
+        for run_id, started in con.execute(
+            "SELECT run_id, started_at FROM runs WHERE started_at >= ?", [since]
+        ).fetchall()
+    }
 
 
 def summarise_series(
     nodeid: str,
     phase: str,
     year: int | None,
-    series: Sequence[Sequence[Any]],
+    run_ids: Sequence[str],
+    values: Sequence[float],
+    started: Mapping[str, str],
+    breaches: int,
+    warnings: int,
     *,
     max_points: int = 60,
 ) -> Row:
-    """Figures, trend and largest step of one series of (…, run_id, started_at, median_s, sla)."""
-    values = [float(r[5]) for r in series]
+    """Figures, trend label and largest step of one series (positive medians, oldest first)."""
     assessed = trends.assess(values, max_points=max_points)
     verdict = assessed.trend
     step = trends.largest_step(assessed.steps)
@@ -1067,8 +1096,8 @@ def summarise_series(
         "min_s": min(values),
         "max_s": max(values),
         "latest_s": values[-1],
-        "breaches": sum(1 for r in series if r[6] == "SLA_BREACH"),
-        "warnings": sum(1 for r in series if r[6] == "SLA_WARNING"),
+        "breaches": breaches,
+        "warnings": warnings,
         "trend": assessed.label,
         "change_pct": verdict.change_pct,
         "p_value": verdict.p_value,
@@ -1078,15 +1107,15 @@ def summarise_series(
         "step": None
         if step is None
         else {
-            "run_id": series[step.index][3],
-            "started_at": series[step.index][4].isoformat(timespec="seconds") + "Z",
+            "run_id": run_ids[step.index],
+            "started_at": started.get(run_ids[step.index]),
             "before_s": step.before,
             "after_s": step.after,
             "change_pct": step.change_pct,
             "score": step.score,
         },
-        "first_run": series[0][3],
-        "last_run": series[-1][3],
+        "first_run": run_ids[0],
+        "last_run": run_ids[-1],
     }
 
 
@@ -1145,8 +1174,9 @@ def sla_compliance(
     return rows
 
 
-#: One character per point in the dashboard's ``sla`` string.
-_SLA_CODES = {"WITHIN_SLA": "o", "SLA_WARNING": "w", "SLA_BREACH": "b"}
+#: Decoding the numbers the dashboard query codes classes and SLA states into.
+_CLASSES = ("", "MINOR", "MAJOR", "CRITICAL")
+_SLA_CODES = "-owb"
 
 
 def dashboard_data(
@@ -1169,41 +1199,66 @@ def dashboard_data(
             )
         )[::-1]
         run_ids = [r["run_id"] for r in runs]
-        points = con.execute(
-            """SELECT p.nodeid, p.phase, p.year, p.run_id, r.started_at,
-                -- rounded here, vectorised: µs and kB are plenty for a chart
-                round(p.median_s, 6), p.sla_status, round(p.peak_rss_mb, 3), p.sla_seconds,
-                p.sla_memory_mb, p.severity, p.memory_severity
-            FROM performance p JOIN runs r USING (run_id)
-            WHERE list_contains(?, p.run_id)
-            ORDER BY p.nodeid, p.phase, p.year NULLS FIRST, r.started_at, p.run_id""",
+        # One row per series, its points as one list ordered once (run index, time, memory,
+        # time class, memory class, SLA state, all as numbers), rounded in DuckDB: µs and kB
+        # are plenty for a chart, and Python never sees 100,000 row tuples.
+        series = con.execute(
+            """WITH shown AS (
+                SELECT run_id, row_number() OVER (ORDER BY started_at, run_id) - 1 AS i
+                FROM runs WHERE list_contains(?, run_id)
+            )
+            SELECT p.nodeid, p.phase, p.year,
+                list([s.i, round(p.median_s, 6), round(p.peak_rss_mb, 3),
+                      list_position(['MINOR', 'MAJOR', 'CRITICAL'], p.severity),
+                      list_position(['MINOR', 'MAJOR', 'CRITICAL'], p.memory_severity),
+                      list_position(['WITHIN_SLA', 'SLA_WARNING', 'SLA_BREACH'], p.sla_status)]
+                     ORDER BY s.i),
+                arg_max(p.sla_seconds, s.i), arg_max(p.sla_memory_mb, s.i),
+                count_if(p.sla_status = 'SLA_BREACH'), count_if(p.sla_status = 'SLA_WARNING')
+            FROM performance p JOIN shown s USING (run_id)
+            GROUP BY p.nodeid, p.phase, p.year
+            ORDER BY p.nodeid, p.phase, p.year NULLS FIRST""",
             [run_ids],
         ).fetchall()
+        started = _run_starts(con, since)
         latest = load_run_rows(con, run_ids[-1])
     index = {run_id: i for i, run_id in enumerate(run_ids)}
     components: dict[tuple[str, str], Row] = {}
     series_rows: list[Row] = []
-    for (nodeid, phase, year), group in itertools.groupby(points, key=lambda r: (r[0], r[1], r[2])):
-        rows = list(group)
+    for nodeid, phase, year, points, sla_s, sla_mb, br, wa in series:
         comp = components.setdefault(
             (nodeid, phase),
             {"nodeid": nodeid, "phase": phase, "series": [], "sla_s": None, "sla_mb": None},
         )
-        comp["sla_s"] = rows[-1][8]
-        comp["sla_mb"] = rows[-1][9]
-        positive = [r for r in rows if r[5] is not None and r[5] > 0]
-        summary = summarise_series(nodeid, phase, year, positive) if positive else None
+        comp["sla_s"], comp["sla_mb"] = sla_s, sla_mb
+        runs_idx = [int(p[0]) for p in points]
+        times = [p[1] for p in points]
+        positive = [(run_ids[r], t) for r, t in zip(runs_idx, times, strict=True) if t and t > 0]
+        summary = (
+            summarise_series(
+                nodeid,
+                phase,
+                year,
+                [i for i, _ in positive],
+                [t for _, t in positive],
+                started,
+                br,
+                wa,
+            )
+            if positive
+            else None
+        )
         comp["series"].append(
             {
                 "year": year,
-                "run": [index[r[3]] for r in rows],
-                "t": [r[5] for r in rows],
-                "mem": [r[7] for r in rows],
+                "run": runs_idx,
+                "t": times,
+                "mem": [p[2] for p in points],
                 # sparse and coded: most points are neither regressions nor SLA trouble, and a
                 # 100,000-point history would otherwise spend megabytes saying so
-                "sev": [[i, r[10]] for i, r in enumerate(rows) if r[10] in REGRESSION_CLASSES],
-                "msev": [[i, r[11]] for i, r in enumerate(rows) if r[11] in REGRESSION_CLASSES],
-                "sla": "".join(_SLA_CODES.get(r[6], "-") for r in rows),
+                "sev": [[i, _CLASSES[int(p[3])]] for i, p in enumerate(points) if p[3]],
+                "msev": [[i, _CLASSES[int(p[4])]] for i, p in enumerate(points) if p[4]],
+                "sla": "".join(_SLA_CODES[int(p[5] or 0)] for p in points),
                 "trend": summary["trend"] if summary else None,
                 "trend_why": summary["why"] if summary else None,
                 "step": (

@@ -16,9 +16,9 @@ import math
 import statistics
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Literal
 
 TrendLabel = Literal["degrading", "improving", "stable", "insufficient"]
@@ -177,33 +177,42 @@ def _ranks(values: Sequence[float]) -> list[float]:
     """1-based ranks, ties given their average rank."""
     order = sorted(range(len(values)), key=values.__getitem__)
     ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for t in range(i, j + 1):
-            ranks[order[t]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    for rank, index in enumerate(order, 1):
+        ranks[index] = float(rank)
+    if len(set(values)) < len(values):  # ties are rare in timings: only then average them
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for t in range(i, j + 1):
+                ranks[order[t]] = (i + j) / 2.0 + 1.0
+            i = j + 1
     return ranks
+
+
+def _best_split(prefix: Sequence[float], n: int, m: int, scale: Callable[[int], float]) -> int:
+    """Index k in [m, n − m] maximising |prefix[k]/k − (total − prefix[k])/(n − k)|·scale(k)."""
+    total = prefix[n]
+    candidates = range(m, n - m + 1)
+    if not candidates:
+        return -1
+    return max(
+        candidates,
+        key=lambda k: abs(prefix[k] / k - (total - prefix[k]) / (n - k)) * scale(k),
+    )
 
 
 def _rank_split(ys: Sequence[float], lo: int, hi: int, m: int) -> int:
     """Split of ``[lo, hi)`` with the largest standardised rank-sum difference (Pettitt-style).
 
-    Ranks make a wild run count no more than any other slow run.
+    Ranks make a wild run count no more than any other slow run. The difference of mean ranks
+    times k(n−k)/√(k(n−k)(n+1)/3) is |U_k| standardised, U_k = Σ_{i<k≤j} sign(y_j − y_i).
     """
-    ranks = _ranks(ys[lo:hi])
     n = hi - lo
-    best_k, best_z, cumulative = -1, 0.0, 0.0
-    for k in range(1, n - m + 1):
-        cumulative += ranks[k - 1]
-        if k >= m:
-            # U_k = Σ_{i<k≤j} sign(y_j − y_i) = k(n+1) − 2·(sum of the first k ranks)
-            z = abs(k * (n + 1) - 2.0 * cumulative) / math.sqrt(k * (n - k) * (n + 1) / 3.0)
-            if z > best_z:
-                best_k, best_z = lo + k, z
-    return best_k
+    prefix = list(accumulate(_ranks(ys[lo:hi]), initial=0.0))
+    k = _best_split(prefix, n, m, lambda k: math.sqrt(k * (n - k)))
+    return -1 if k < 0 else lo + k
 
 
 def _mean_split(ys: Sequence[float], lo: int, hi: int, m: int) -> int:
@@ -213,16 +222,9 @@ def _mean_split(ys: Sequence[float], lo: int, hi: int, m: int) -> int:
     is capped by how few points are on the new side.
     """
     n = hi - lo
-    total = sum(ys[lo:hi])
-    best_k, best_z, left = -1, 0.0, 0.0
-    for k in range(1, n - m + 1):
-        left += ys[lo + k - 1]
-        if k >= m:
-            diff = left / k - (total - left) / (n - k)
-            z = abs(diff) * math.sqrt(k * (n - k) / n)
-            if z > best_z:
-                best_k, best_z = lo + k, z
-    return best_k
+    prefix = list(accumulate(ys[lo:hi], initial=0.0))
+    k = _best_split(prefix, n, m, lambda k: math.sqrt(k * (n - k)))
+    return -1 if k < 0 else lo + k
 
 
 def _refine_split(
