@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -430,16 +430,14 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_atomic(
-    path: Path, text: str, _replace: Callable[[str, Path], None] = os.replace
-) -> None:
+def _write_atomic(path: Path, text: str) -> None:
     """Write next to the target and rename, so a reader never sees half a dashboard."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        _replace(tmp, path)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
