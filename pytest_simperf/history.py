@@ -1035,8 +1035,8 @@ def trend(
             """SELECT p.nodeid, p.phase, p.year,
                 list(p.run_id ORDER BY r.started_at, p.run_id) AS run_ids,
                 list(p.median_s ORDER BY r.started_at, p.run_id) AS medians,
-                count_if(p.sla_status = 'SLA_BREACH') AS breaches,
-                count_if(p.sla_status = 'SLA_WARNING') AS warnings
+                count(*) FILTER (WHERE p.sla_status = 'SLA_BREACH') AS breaches,
+                count(*) FILTER (WHERE p.sla_status = 'SLA_WARNING') AS warnings
             FROM performance p JOIN runs r USING (run_id)
             WHERE r.started_at >= ? AND p.median_s > 0
                 AND list_contains(?, p.nodeid || '::' || p.phase)
@@ -1214,7 +1214,8 @@ def dashboard_data(
                       list_position(['WITHIN_SLA', 'SLA_WARNING', 'SLA_BREACH'], p.sla_status)]
                      ORDER BY s.i),
                 arg_max(p.sla_seconds, s.i), arg_max(p.sla_memory_mb, s.i),
-                count_if(p.sla_status = 'SLA_BREACH'), count_if(p.sla_status = 'SLA_WARNING')
+                count(*) FILTER (WHERE p.sla_status = 'SLA_BREACH'),
+                count(*) FILTER (WHERE p.sla_status = 'SLA_WARNING')
             FROM performance p JOIN shown s USING (run_id)
             GROUP BY p.nodeid, p.phase, p.year
             ORDER BY p.nodeid, p.phase, p.year NULLS FIRST""",

@@ -129,6 +129,9 @@ def test_report_without_optional_figures_is_recorded(tmp_path):
     assert row["rounds"] == 3
     assert row["year"] is None
     assert data["regressions"] == []
+    (series,) = history.trend(tmp_path / "h.duckdb")
+    assert (series["runs"], series["breaches"], series["warnings"]) == (1, 0, 0)
+    assert series["trend"] == "insufficient"
 
 
 @pytest.mark.parametrize(
