@@ -223,7 +223,7 @@ def test_gate_classes_a_quadratic_model_as_a_major_regression(project):
     test_file = """
         import pytest
 
-        @pytest.mark.workforce(employees=1500, years=2, seed=5)
+        @pytest.mark.workforce(employees=2000, years=2, seed=5)
         @pytest.mark.simperf_dbt(vars={"events_strategy": "STRATEGY"}, count_rows=False)
         def test_pipeline(simperf, simperf_dbt):
             simperf_dbt.run_years()
