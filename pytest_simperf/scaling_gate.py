@@ -134,10 +134,21 @@ def _parse_metric(value: Any, where: str) -> tuple[str, ...] | None:
 
 @dataclasses.dataclass(frozen=True)
 class InstanceCost:
-    """One instance's cost per metric, and which phases each counter was summed over."""
+    """One instance's cost per metric, and which phases each counter was summed over.
+
+    ``time_rounds`` holds the instance's time round by round (the fit takes their median and
+    learns the noise from their spread); empty when the phases' rounds cannot be lined up.
+    """
 
     costs: dict[str, float]
     counter_phases: dict[str, tuple[str, ...]]
+    time_rounds: tuple[float, ...] = ()
+
+    def samples(self, metric: str) -> list[float]:
+        """What the fit gets for this instance: every round of time, else the one cost."""
+        if metric == "time" and self.time_rounds:
+            return list(self.time_rounds)
+        return [self.costs[metric]]
 
 
 def cpu_bound_phases(reports: Sequence[Mapping[str, Any]]) -> frozenset[str]:
@@ -167,21 +178,38 @@ def instance_costs(
     """One cost per metric for one instance, from its core report.
 
     Time is the sum of its phases' medians (CPU time for ``cpu_phases``, wall time for the
-    rest). A counter is the sum over the phases that recorded it (DuckDB's counts are exact).
+    rest), and also round by round when every phase has the same number of rounds or just one
+    (a phase timed once adds its time to every round). A counter is the sum over the phases that
+    recorded it (DuckDB's counts are exact).
     """
     phases = report.get("phases") or []
     costs: dict[str, float] = {}
     counted: dict[str, tuple[str, ...]] = {}
+    rounds: tuple[float, ...] = ()
     if phases:
+        cpu = [_phase_key(p) in cpu_phases for p in phases]
         costs["time"] = float(
-            sum(p["cpu_s"] if _phase_key(p) in cpu_phases else p["median_s"] for p in phases)
+            sum(
+                p["cpu_s"] if on_cpu else p["median_s"]
+                for p, on_cpu in zip(phases, cpu, strict=True)
+            )
         )
+        samples = [
+            [float(x) for x in (p.get("cpu_samples_s") if on_cpu else p.get("samples_s")) or []]
+            for p, on_cpu in zip(phases, cpu, strict=True)
+        ]
+        lengths = {len(s) for s in samples}
+        longest = max(lengths)
+        if min(lengths) >= 1 and lengths <= {1, longest} and longest > 1:
+            rounds = tuple(
+                sum(s[i] if len(s) > 1 else s[0] for s in samples) for i in range(longest)
+            )
     for counter in COUNTERS:
         present = {_phase_key(p): p[counter] for p in phases if p.get(counter) is not None}
         if present:
             costs[counter] = float(sum(present.values()))
             counted[counter] = tuple(sorted(present))
-    return InstanceCost(costs, counted)
+    return InstanceCost(costs, counted, rounds)
 
 
 def _phase_key(phase: Mapping[str, Any]) -> str:
@@ -272,12 +300,14 @@ def judge_group(
                         else ""
                     )
                 )
-    fits = {
-        metric: fit_growth(
-            sizes, [cost.costs[metric] for cost in per_size], metric=metric, noisy=metric == "time"
+    fits = {}
+    for metric in available:
+        points = [
+            (n, x) for n, cost in zip(sizes, per_size, strict=True) for x in cost.samples(metric)
+        ]
+        fits[metric] = fit_growth(
+            [n for n, _ in points], [x for _, x in points], metric=metric, noisy=metric == "time"
         )
-        for metric in available
-    }
 
     stored: dict[str, GrowthFit] = {}
     if baseline is not None and not update:

@@ -299,3 +299,26 @@ def test_time_clock_is_reported_and_recorded():
     assert verdict.baseline_data is not None
     assert verdict.baseline_data["time_clock"] == "cpu"
     assert "time (cpu clock)" in section(verdict.report_data)
+
+
+def test_time_is_passed_round_by_round_when_rounds_line_up():
+    def timed(name, samples, cpu=None):
+        return {
+            **phase(name, sorted(samples)[len(samples) // 2]),
+            "samples_s": samples,
+            "cpu_samples_s": cpu,
+        }
+
+    aligned = instance_costs({"phases": [timed("a", [1.0, 2.0, 3.0]), timed("b", [0.5])]})
+    assert aligned.time_rounds == (1.5, 2.5, 3.5)
+    assert aligned.samples("time") == [1.5, 2.5, 3.5]
+    assert aligned.costs["time"] == 2.5
+
+    ragged = instance_costs({"phases": [timed("a", [1.0, 2.0, 3.0]), timed("b", [1.0, 1.0])]})
+    assert ragged.time_rounds == ()
+    assert ragged.samples("time") == [3.0]
+
+    on_cpu = instance_costs(
+        {"phases": [{**timed("a", [2.0, 2.0], cpu=[1.0, 3.0]), "cpu_s": 2.0}]}, frozenset({"a"})
+    )
+    assert on_cpu.time_rounds == (1.0, 3.0)

@@ -23,10 +23,45 @@ def has_module(name: str) -> bool:
         return False
 
 
-# Collected first: with -n 2 xdist's initial batches split this module over both workers.
-MODULE_A = """
+# Notes which process ran each test, to show that tests of one module ran on both workers.
+CONFTEST = """
 import os
 import pathlib
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def note_worker(request):
+    ran = pathlib.Path(__file__).parent / "ran"
+    ran.mkdir(exist_ok=True)
+    name = request.node.name.replace("[", "_").replace("]", "")
+    (ran / name).write_text(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+"""
+
+# Collected first. With -n 2, xdist's first batches (two tests per worker) put scale=1000 and
+# 2000 on one worker and 4000 and 8000 on the other, so the group is fitted on the controller.
+MODULE_A = """
+import os
+import pytest
+
+BASE = [0.050, 0.051, 0.049]
+COST = {"linear": lambda n: 8 * n, "quadratic": lambda n: n * n // 1000}
+SHAPE = "quadratic" if os.environ.get("SIMPERF_SHIFT") == "1" else "linear"
+
+
+@pytest.mark.scaling(employees=[1000, 2000, 4000, 8000])
+def test_grow(simperf, simperf_scaling_size):
+    n = simperf_scaling_size
+    simperf.record("step", samples_s=BASE, rows_scanned=n, intermediate_rows=COST[SHAPE](n))
+
+
+@pytest.mark.parametrize("i", range(3))
+def test_other(simperf, i):
+    simperf.record("load", samples_s=BASE)
+"""
+
+MODULE_B = """
+import os
 import pytest
 
 BASE = [0.100, 0.102, 0.098, 0.101, 0.099, 0.103, 0.097]
@@ -34,16 +69,8 @@ FACTORS = {"ok": 1.0, "minor": 1.22, "major": 1.40, "critical": 2.0, "improved":
 SHIFT = os.environ.get("SIMPERF_SHIFT") == "1"
 
 
-def note_worker(request):
-    ran = pathlib.Path(__file__).parent / "ran"
-    ran.mkdir(exist_ok=True)
-    name = request.node.name.replace("[", "_").replace("]", "")
-    (ran / name).write_text(os.environ.get("PYTEST_XDIST_WORKER", "main"))
-
-
 @pytest.mark.parametrize("name", list(FACTORS))
-def test_step(simperf, request, name):
-    note_worker(request)
+def test_step(simperf, name):
     factor = FACTORS[name] if SHIFT else 1.0
     simperf.record("step", samples_s=[s * factor for s in BASE], rows_scanned=100)
 
@@ -57,44 +84,24 @@ if SHIFT:
         simperf.record("step", samples_s=BASE)
 """
 
-MODULE_B = """
-import os
-import pytest
-
-BASE = [0.050, 0.051, 0.049]
-COST = {"linear": lambda n: 8 * n, "quadratic": lambda n: n * n // 1000}
-SHAPE = "quadratic" if os.environ.get("SIMPERF_SHIFT") == "1" else "linear"
-
-
-@pytest.mark.parametrize("i", range(3))
-def test_other(simperf, i):
-    simperf.record("load", samples_s=BASE)
-
-
-@pytest.mark.scaling(employees=[1000, 2000, 4000, 8000])
-def test_grow(simperf, simperf_scaling_size):
-    n = simperf_scaling_size
-    simperf.record("step", samples_s=BASE, rows_scanned=n, intermediate_rows=COST[SHAPE](n))
-"""
-
-A, B = "test_a_flow.py", "test_b_more.py"
-PERF_TESTS = {
-    **{f"{A}::test_step[{n}]": None for n in ("ok", "minor", "major", "critical", "improved")},
-    **{f"{B}::test_other[{i}]": None for i in range(3)},
-    **{f"{B}::test_grow[scale={n}]": None for n in (1000, 2000, 4000, 8000)},
-}
+A, B = "test_a_grow.py", "test_b_flow.py"
+PERF_TESTS = [
+    *(f"{A}::test_grow[scale={n}]" for n in (1000, 2000, 4000, 8000)),
+    *(f"{A}::test_other[{i}]" for i in range(3)),
+    *(f"{B}::test_step[{n}]" for n in ("ok", "minor", "major", "critical", "improved")),
+]
 # (severity, outcome) of each perf test in the shifted run: what a serial run says.
 EXPECTED = {
-    f"{A}::test_step[ok]": ("OK", "passed"),
-    f"{A}::test_step[minor]": ("MINOR", "failed"),
-    f"{A}::test_step[major]": ("MAJOR", "failed"),
-    f"{A}::test_step[critical]": ("CRITICAL", "failed"),
-    f"{A}::test_step[improved]": ("IMPROVED", "passed"),
-    f"{A}::test_new": ("NEW", "passed"),
-    **{f"{B}::test_other[{i}]": ("OK", "passed") for i in range(3)},
-    **{f"{B}::test_grow[scale={n}]": ("IMPROVED", "passed") for n in (1000, 2000, 4000)},
-    # Every point is within limits; the growth class went linear → quadratic.
-    f"{B}::test_grow[scale=8000]": ("CRITICAL", "failed"),
+    **{f"{A}::test_grow[scale={n}]": ("IMPROVED", "passed") for n in (1000, 2000, 4000)},
+    # Every point is within limits and no worse; the growth class went linear → quadratic.
+    f"{A}::test_grow[scale=8000]": ("CRITICAL", "failed"),
+    **{f"{A}::test_other[{i}]": ("OK", "passed") for i in range(3)},
+    f"{B}::test_step[ok]": ("OK", "passed"),
+    f"{B}::test_step[minor]": ("MINOR", "failed"),
+    f"{B}::test_step[major]": ("MAJOR", "failed"),
+    f"{B}::test_step[critical]": ("CRITICAL", "failed"),
+    f"{B}::test_step[improved]": ("IMPROVED", "passed"),
+    f"{B}::test_new": ("NEW", "passed"),
 }
 
 
@@ -104,20 +111,19 @@ def summary_headers(result: pytest.RunResult) -> int:
 
 @pytest.fixture
 def project(pytester):
+    pytester.makeconftest(CONFTEST)
     pytester.makepyfile(**{A[:-3]: MODULE_A, B[:-3]: MODULE_B})
     return pytester.path
 
 
-def test_update_writes_each_baseline_file_once_and_complete(project, run, read_json, mode):
-    result = run("--simperf-update-baseline", "--simperf-json=record.json")
+def check_recording(project, result, report, mode):
+    """One write per baseline file, each complete and canonical; one summary."""
     result.assert_outcomes(passed=len(PERF_TESTS) + 1)
     assert summary_headers(result) == 1
-
-    report = read_json(project / "record.json")
     assert sorted(t["nodeid"] for t in report["tests"]) == sorted(PERF_TESTS)
     written = report["baselines"]["files_written"]
     assert sorted(written) == sorted(
-        str(project / "baselines" / name) for name in ("test_a_flow.json", "test_b_more.json")
+        str(project / "baselines" / name) for name in ("test_a_grow.json", "test_b_flow.json")
     )
     for path in written:
         assert sum(line == f"wrote {path}" for line in result.outlines) == 1
@@ -130,23 +136,28 @@ def test_update_writes_each_baseline_file_once_and_complete(project, run, read_j
         assert set(data["tests"]) == expected
         for entry in data["tests"].values():
             assert entry["machine"] in data["machines"]
-    assert "scaling" in data["tests"]["test_grow[scale=8000]"]
+    scaling = json.loads((project / "baselines" / "test_a_grow.json").read_text())["tests"]
+    assert "scaling" in scaling["test_grow[scale=8000]"]
     assert not [p for p in (project / "baselines").iterdir() if p.name.endswith(".tmp")]
 
-    workers = {p.read_text() for p in (project / "ran").iterdir()}
+    ran = {p.name: p.read_text() for p in (project / "ran").iterdir()}
     if mode == "n2":
-        # Both workers judged tests of module A: a per-worker write would have lost some.
-        assert workers == {"gw0", "gw1"}
+        # The scaling instances ran on both workers: a per-worker write would have lost some,
+        # and a per-worker fit could not see the whole group.
+        assert {ran[f"test_grow_scale={n}"] for n in (1000, 2000)} == {"gw0"}
+        assert {ran[f"test_grow_scale={n}"] for n in (4000, 8000)} == {"gw1"}
         assert report["run"]["xdist_workers"] == 2
         result.stdout.fnmatch_lines(["note: measured on 2 parallel xdist workers*"])
     else:
-        assert workers == {"main"}
+        assert set(ran.values()) == {"main"}
         assert report["run"]["xdist_workers"] == 0
         assert "parallel xdist workers" not in result.stdout.str()
 
 
-def test_compare_gives_serial_verdicts_in_one_report(project, run, read_json, monkeypatch, mode):
-    run("--simperf-update-baseline").assert_outcomes(passed=len(PERF_TESTS) + 1)
+def test_record_then_compare_gives_serial_verdicts(project, run, read_json, monkeypatch, mode):
+    recorded = run("--simperf-update-baseline", "--simperf-json=record.json")
+    check_recording(project, recorded, read_json(project / "record.json"), mode)
+
     before = {p.name: p.read_bytes() for p in (project / "baselines").iterdir()}
     monkeypatch.setenv("SIMPERF_SHIFT", "1")
     outputs = ["--simperf-json=report.json"]
@@ -156,7 +167,6 @@ def test_compare_gives_serial_verdicts_in_one_report(project, run, read_json, mo
     result = run(*outputs, "--simperf-history=history.duckdb", "--simperf", history=True)
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=10, failed=4)
     assert summary_headers(result) == 1
     result.stdout.fnmatch_lines(["13 performance test(s), 4 failed: *"])
     report = read_json(project / "report.json")
@@ -167,6 +177,13 @@ def test_compare_gives_serial_verdicts_in_one_report(project, run, read_json, mo
     assert anchor["scaling"]["metrics"]["intermediate_rows"]["fit"]["class"] == "quadratic"
     assert any("scaling regression in intermediate_rows" in r for r in anchor["failed_reasons"])
     assert report["run"]["exit_status"] == 1
+    if mode == "n2":
+        # The group was fitted on the controller after the loop: pytest's own line for the
+        # anchor stayed PASSED, the verdict is in the summary, the report and the exit status.
+        result.assert_outcomes(passed=11, failed=3)
+        result.stdout.fnmatch_lines(["*FAILED after the run: CRITICAL scaling regression*"])
+    else:
+        result.assert_outcomes(passed=10, failed=4)
     # Comparing never writes a baseline.
     assert {p.name: p.read_bytes() for p in (project / "baselines").iterdir()} == before
 
@@ -178,8 +195,8 @@ def test_compare_gives_serial_verdicts_in_one_report(project, run, read_json, mo
         pytest.skip("pytest_simperf.history is not part of this build: no history to check")
     from pytest_simperf.history import list_runs
 
-    (recorded,) = list_runs(project / "history.duckdb")
-    assert recorded["tests"] == len(EXPECTED)
+    (run_row,) = list_runs(project / "history.duckdb")
+    assert run_row["tests"] == len(EXPECTED)
 
 
 def test_worker_crash_keeps_other_results_and_baselines_intact(pytester, read_json, monkeypatch):
