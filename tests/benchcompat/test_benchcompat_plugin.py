@@ -140,7 +140,7 @@ def test_regression_against_baseline_is_classed_and_fails(pytester, bench, repor
     )
     slower.assert_outcomes(failed=4, deselected=2)
     slower.stdout.fnmatch_lines(
-        ["*CRITICAL regression in benchmark: median 0.030 s vs baseline 0.010 s (+*%)*"]
+        ["*CRITICAL regression in benchmark: wall time median 0.030 s vs baseline 0.010 s (+*%)*"]
     )
     tests = report()
     assert {t["severity"] for t in tests.values()} == {"CRITICAL"}
