@@ -12,7 +12,7 @@ from pytest_simperf.strategies import EDGE_RATES, rates, workforce_specs, workfo
 from pytest_simperf.workforce import Rates, WorkforceSpec, create_workforce
 from pytest_simperf.workforce.invariants import CHECKS, violations
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def scalar(con, sql, *params):
