@@ -18,6 +18,7 @@ process). The verdict then lands in the report and the exit status, not on a tes
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Generator, Mapping
 from typing import Any
@@ -202,6 +203,18 @@ def _attach(simperf: Any, nodeid: str, verdict: GroupVerdict) -> None:
     )
 
 
+def _junit_properties(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The group's verdict as JUnit properties: severity and, per metric, class and exponent."""
+    fits = {
+        metric: {k: entry["fit"][k] for k in ("class", "exponent")}
+        for metric, entry in data.get("metrics", {}).items()
+    }
+    return [
+        ("simperf_scaling_severity", str(data.get("severity") or "")),
+        ("simperf_scaling", json.dumps(fits, sort_keys=True)),
+    ]
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     """Outside the core's wrapper: after the last instance was judged, judge the group."""
@@ -226,6 +239,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     if all(inst.nodeid in state.done for inst in members):
         verdict = _judge(simperf, instance.spec, instance.group, pairs, item.nodeid)
         _attach(simperf, item.nodeid, verdict)
+        item.user_properties.extend(_junit_properties(verdict.report_data))
     else:
         deferred = {
             "group": instance.group,
@@ -295,7 +309,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         data = test.get(REPORT_KEY)
         if not isinstance(data, Mapping):
             continue
-        severity = data.get("severity") or "-"
+        recording = run["run"]["options"].get("update_baseline")
+        severity = data.get("severity") or ("recorded" if recording else "-")
         lines.append(f"scaling {data['group']}: {severity}")
         body = data.get("lines") if data.get("status") == "fitted" else [data.get("why", "")]
         lines.extend(f"  {line}" for line in body or [])

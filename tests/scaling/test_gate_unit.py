@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_simperf.errors import UsageError
 from pytest_simperf.scaling_gate import (
@@ -322,3 +324,22 @@ def test_time_is_passed_round_by_round_when_rounds_line_up():
         {"phases": [{**timed("a", [2.0, 2.0], cpu=[1.0, 3.0]), "cpu_s": 2.0}]}, frozenset({"a"})
     )
     assert on_cpu.time_rounds == (1.0, 3.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    factor=st.floats(min_value=0.2, max_value=5.0),
+    shape=st.sampled_from(["linear", "quadratic"]),
+)
+def test_a_uniformly_faster_or_slower_machine_is_never_a_scaling_regression(factor, shape):
+    """Exponents and classes are unit-free: scaling every time by one factor changes nothing."""
+    cost = linear if shape == "linear" else quadratic
+    spec = ScalingSpec(SIZES, ("time",))
+    recorded = judge(reports(cost), spec=spec, update=True).baseline_data
+    slower = [
+        (n, {"phases": [{**p, "median_s": p["median_s"] * factor} for p in report["phases"]]})
+        for n, report in reports(cost)
+    ]
+    verdict = judge(slower, spec=spec, baseline=recorded)
+    assert verdict.severity == "OK"
+    assert verdict.failures == []

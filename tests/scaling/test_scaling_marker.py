@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from xml.etree import ElementTree
+
 import pytest
 
 # A real DuckDB pipeline step over the synthetic workforce: for each active employee, how many
@@ -167,7 +170,7 @@ def test_growth_regression_fails_even_when_every_point_is_fine(
     pytester.makepyfile(test_mod=injected())
     run("--simperf-update-baseline").assert_outcomes(passed=4)
     monkeypatch.setenv("SIMPERF_SHAPE", "quadratic")
-    result = run("--simperf", "--simperf-json=r.json")
+    result = run("--simperf", "--simperf-json=r.json", "--junitxml=junit.xml")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -186,6 +189,12 @@ def test_growth_regression_fails_even_when_every_point_is_fine(
     assert anchor["outcome"] == "failed"
     (reason,) = anchor["failed_reasons"]
     assert reason.startswith("CRITICAL scaling regression in intermediate_rows")
+
+    junit = ElementTree.parse(pytester.path / "junit.xml")
+    (case,) = [c for c in junit.iter("testcase") if c.get("name") == "test_grow[scale=8000]"]
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["simperf_scaling_severity"] == "CRITICAL"
+    assert json.loads(props["simperf_scaling"])["intermediate_rows"]["class"] == "quadratic"
 
 
 def test_max_class_fails_without_any_baseline(pytester, run, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,15 @@ MODES = {"serial": (), "n0": ("-n", "0"), "n2": ("-n", "2")}
 def mode(request) -> str:
     """Each flow test runs without xdist, with ``-n 0`` and with ``-n 2``."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def outside_any_worker(monkeypatch):
+    """When this suite itself runs under xdist, its workers' variables must not leak into the
+    inner runs (a serial inner run would look like a worker)."""
+    for name in list(os.environ):
+        if name.startswith("PYTEST_XDIST_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture
