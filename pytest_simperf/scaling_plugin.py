@@ -12,7 +12,8 @@ it like any other.
 When the instances did not all run here first (pytest-xdist spread them over workers, or a plugin
 reordered the tests) the last instance carries a ``deferred`` note instead, and the group is
 fitted once, after the test loop, from the merged reports on the controller (or the single
-process). The verdict then lands in the report and the exit status, not on a test's outcome.
+process). The verdict then lands in the run report, the summary and the exit status; pytest's
+own line for that instance, final before the group was complete, stays as it was.
 """
 
 from __future__ import annotations
