@@ -150,3 +150,14 @@ def test_session_medians_kept_only_at_the_same_level():
         {"name": "p", "year": None, "samples_s": [2.0], "median_s": 2.0}, prev, keep_history=False
     )
     assert reset["session_medians"] == [2.0] and "session_spread" not in reset
+
+
+def test_written_files_get_the_usual_mode_and_keep_an_existing_one(tmp_path):
+    new = tmp_path / "new.json"
+    b.write_atomic(new, "x\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    new.chmod(0o640)
+    b.write_atomic(new, "y\n")
+    assert new.stat().st_mode & 0o777 == 0o640
