@@ -547,6 +547,10 @@ def build_database(
             started = time.perf_counter()
             literal = str(temp).replace("'", "''")
             con.execute(f"ATTACH '{literal}' AS simperf_out")
+            # One writer thread: parallel inserts split row groups differently from run to run.
+            # The rows would be identical, but DuckDB's zone-map pruning follows the row groups,
+            # so rows-scanned counters measured on the copies would not be reproducible.
+            con.execute("SET threads = 1")
             for table in TABLES:
                 con.execute(f"CREATE TABLE simperf_out.{table} AS SELECT * FROM {table}")
             con.execute("DETACH simperf_out")
