@@ -107,8 +107,9 @@ def test_regression_classes(pytester, run, monkeypatch, read_json, scale, severi
         assert result.ret == 1
         result.stdout.fnmatch_lines(
             [
-                f"*{severity} regression in step: wall time median*[[]baseline baselines/test_mod.json*"
-                "accept it with: pytest --simperf-update-baseline 'test_mod.py::test_step'"
+                f"*{severity} regression in step: wall time median*"
+                "[[]baseline baselines/test_mod.json*accept it with: "
+                "pytest --simperf-update-baseline 'test_mod.py::test_step'"
             ]
         )
     else:

@@ -95,7 +95,7 @@ def test_counters_gate_exactly_even_when_time_is_unchanged():
 
 def test_memory_regressions_use_their_own_thresholds_and_a_floor():
     samples = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0]
-    base = _baseline(peak_alloc_mb=100.0)
+    base = _baseline(peak_alloc_mb=200.0)
 
     def judge(alloc):
         record = PhaseRecord("p", None, samples, start_rss_mb=0.0, peak_rss_mb=alloc)
@@ -103,18 +103,25 @@ def test_memory_regressions_use_their_own_thresholds_and_a_floor():
             record, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
         )
 
-    assert judge(120).memory_severity == "OK"  # +20% < 25% memory MINOR
-    assert judge(130).memory_severity == "MINOR"
-    assert judge(160).memory_severity == "MAJOR"
-    assert judge(210).memory_severity == "CRITICAL"
+    assert judge(240).memory_severity == "OK"  # +20% < 25% memory MINOR
+    assert judge(260).memory_severity == "MINOR"
+    assert judge(320).memory_severity == "MAJOR"
+    assert judge(420).memory_severity == "CRITICAL"
     small = {**base, "peak_alloc_mb": 10.0}
-    record = PhaseRecord("p", None, samples, start_rss_mb=0.0, peak_rss_mb=20.0)
+    record = PhaseRecord("p", None, samples, start_rss_mb=0.0, peak_rss_mb=40.0)
     assert (
         judge_phase(
             record, small, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
         ).memory_severity
         == "OK"
-    )  # under the 16 MB floor
+    )  # under the 32 MB floor
+    big = PhaseRecord("p", None, samples, start_rss_mb=1000.0, peak_rss_mb=1290.0)
+    assert (
+        judge_phase(
+            big, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+        ).memory_severity
+        == "OK"
+    )  # +90 MB is under 10% of a 1 GB process
 
 
 def test_time_not_compared_across_uncalibrated_machines():
