@@ -154,10 +154,16 @@ def high_water_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # pragma: no cover - not Linux
 
 
-def child_rss(employees: int, years: int) -> dict:
-    """Run in a fresh process: build in memory, report time and peak RSS."""
+def child_rss(employees: int, years: int, memory_limit: str = "") -> dict:
+    """Run in a fresh process: build in memory, report time and peak RSS.
+
+    With ``memory_limit``, DuckDB spills to a temporary directory beyond it, which bounds RSS.
+    """
     spec = WorkforceSpec(employees, years=years)
     con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = '{tempfile.mkdtemp(prefix='bench-spill-')}'")
     before = high_water_kib()
     started = time.perf_counter()
     build_workforce(con, spec)
@@ -167,6 +173,7 @@ def child_rss(employees: int, years: int) -> dict:
     return {
         "employees": employees,
         "years": years,
+        "memory_limit": memory_limit or None,
         "seconds": seconds,
         "rss_before_mb": before / 1024,
         "peak_rss_mb": peak / 1024,
@@ -176,9 +183,9 @@ def child_rss(employees: int, years: int) -> dict:
     }
 
 
-def measure_rss(employees: int, years: int = 5) -> dict:
+def measure_rss(employees: int, years: int = 5, memory_limit: str = "") -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child-rss", str(employees), str(years)],
+        [sys.executable, __file__, "--child-rss", str(employees), str(years), memory_limit],
         check=True,
         capture_output=True,
         text=True,
@@ -206,10 +213,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds")
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--child-rss", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-rss", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_rss:
-        print(json.dumps(child_rss(*args.child_rss)))
+        employees, years, limit = args.child_rss
+        print(json.dumps(child_rss(int(employees), int(years), limit)))
         return
 
     big = 200_000 if args.quick else 1_000_000
@@ -225,16 +233,26 @@ def main() -> None:
         "census_sql_100k": case_sql_census(100_000),
         "census_python_100k": case_python_census(100_000, folder, load=False),
         "census_python_csv_100k": case_python_census(100_000, folder, load=True),
+        f"census_sql_{big // 1000}k": case_sql_census(big),
+        f"census_python_{big // 1000}k": case_python_census(big, folder, load=False),
         "range_10m": case_range(10_000_000),
     }
     # The big build and the slow Python census get fewer rounds; everything stays interleaved.
-    sparse = {f"build_{big // 1000}k_x5", "census_python_100k", "census_python_csv_100k"}
+    sparse = {
+        f"build_{big // 1000}k_x5",
+        "census_python_100k",
+        "census_python_csv_100k",
+        f"census_python_{big // 1000}k",
+    }
     samples: dict[str, list[dict]] = {name: [] for name in cases}
     for round_ in range(rounds):
         for name, run in cases.items():
             if name in sparse and round_ >= 3:
                 continue
-            samples[name].append(run())
+            cpu = time.process_time()
+            sample = run()
+            sample["cpu"] = time.process_time() - cpu  # all threads; wall is what users wait
+            samples[name].append(sample)
         print(f"round {round_ + 1}/{rounds} done", file=sys.stderr)
 
     med = {name: median_of(s) for name, s in samples.items()}
@@ -253,6 +271,7 @@ def main() -> None:
         "cases": {
             name: {
                 "median_s": round(med[name], 4),
+                "median_cpu_s": round(median_of(samples[name], "cpu"), 4),
                 "samples_s": [round(s["seconds"], 4) for s in samples[name]],
             }
             for name in cases
@@ -266,7 +285,10 @@ def main() -> None:
         "census_ratio_into_duckdb": round(
             med["census_python_csv_100k"] / med["census_sql_100k"], 1
         ),
-        "memory": [measure_rss(100_000), measure_rss(big)],
+        f"census_ratio_generate_only_{big // 1000}k": round(
+            med[f"census_python_{big // 1000}k"] / med[f"census_sql_{big // 1000}k"], 1
+        ),
+        "memory": [measure_rss(100_000), measure_rss(big), measure_rss(big, memory_limit="600MB")],
         "determinism_threads_1_vs_2": determinism(100_000),
     }
     targets = {
@@ -274,6 +296,10 @@ def main() -> None:
         "copy_100k <= 0.3 s": med["copy_100k"] <= 0.3,
         "census_ratio_into_duckdb >= 100": results["census_ratio_into_duckdb"] >= 100,
         "census_ratio_generate_only >= 100": results["census_ratio_generate_only"] >= 100,
+        f"census_ratio_generate_only_{big // 1000}k >= 100": results[
+            f"census_ratio_generate_only_{big // 1000}k"
+        ]
+        >= 100,
     }
     if big == 1_000_000:
         targets["build_1000k_x5 <= 10 s"] = med["build_1000k_x5"] <= 10.0
@@ -283,15 +309,20 @@ def main() -> None:
     out = RESULTS / ("workforce_quick.json" if args.quick else "workforce.json")
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
-    print(f"\n{'case':28} {'median':>10}  samples")
+    print(f"\n{'case':28} {'median':>10} {'cpu':>9}  samples")
     for name in cases:
-        print(f"{name:28} {med[name]:9.3f}s  {[round(s['seconds'], 3) for s in samples[name]]}")
+        cpu = median_of(samples[name], "cpu")
+        runs = [round(s["seconds"], 3) for s in samples[name]]
+        print(f"{name:28} {med[name]:9.3f}s {cpu:8.3f}s  {runs}")
     print(f"\nrows/s (100K x 5, all tables): {results['build_100k_x5_rows_per_s']:,}"
           f"   bare range(): {results['range_rows_per_s']:,}")  # fmt: skip
-    print(f"census, Python per row / SQL: {results['census_ratio_generate_only']}x (rows only), "
-          f"{results['census_ratio_into_duckdb']}x (into DuckDB via CSV)")  # fmt: skip
+    big_ratio = results[f"census_ratio_generate_only_{big // 1000}k"]
+    print(f"census, Python per row / SQL at 100K: {results['census_ratio_generate_only']}x "
+          f"(rows only), {results['census_ratio_into_duckdb']}x (into DuckDB via CSV); at "
+          f"{big:,}: {big_ratio}x (rows only)")  # fmt: skip
     for mem in results["memory"]:
-        print(f"peak RSS {mem['employees']:,} x {mem['years']}: {mem['peak_rss_mb']:.0f} MB "
+        limit = f" (memory_limit {mem['memory_limit']})" if mem["memory_limit"] else ""
+        print(f"peak RSS {mem['employees']:,} x {mem['years']}{limit}: {mem['peak_rss_mb']:.0f} MB "
               f"(estimate {mem['estimate_mb']:.0f} MB, {mem['bytes_per_row']:.0f} B/row), "
               f"{mem['seconds']:.2f} s")  # fmt: skip
     print(f"threads 1 vs 2 identical: {results['determinism_threads_1_vs_2']['identical']}")
