@@ -7,7 +7,6 @@ Imports neither duckdb nor the builders at module level, so ``pytest --help`` st
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,7 +109,10 @@ def _cache(config: pytest.Config, factory: pytest.TempPathFactory) -> WorkforceC
     if cache is None:
         base = factory.getbasetemp()
         # xdist workers each have basetemp/popen-gwN; their parent is shared by the session.
-        root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        # Asked of the config, not of PYTEST_XDIST_WORKER: that variable is inherited by any
+        # pytest run started from inside a worker (pytester, subprocesses), which is no worker.
+        worker = getattr(config, "workerinput", None) is not None
+        root = base.parent if worker else base
         cache = WorkforceCache(root / "simperf-workforce")
         config.stash[_CACHE] = cache
     return cache

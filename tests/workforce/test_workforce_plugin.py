@@ -47,9 +47,10 @@ def test_isolated_copies_built_once(pytester, xdist):
     pytester.makepyfile(test_isolation=USES_FIXTURE)
     args = ["--basetemp", str(pytester.path / "basetemp"), "-p", "no:randomly"]
     if xdist:
-        args += ["-n", "2"]
+        # --dist each: both workers run every test, so both need the workforce for certain.
+        args += ["-n", "2", "--dist", "each"]
     result = pytester.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=6 if xdist else 3)
     built = builds(pytester)
     assert len(built) == 1, built
     assert built[0]["employees"] == 60
