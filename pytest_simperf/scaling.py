@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_simperf.errors import BaselineError, UsageError
+from pytest_simperf.workforce.spec import SCALES, scale_names
 
 __all__ = [
     "GROWTH_CLASSES",
@@ -44,15 +45,8 @@ __all__ = [
 GROWTH_CLASSES: tuple[str, ...] = ("constant", "log", "linear", "nlogn", "quadratic", "cubic")
 """Growth classes, ordered from cheapest to most expensive."""
 
-SCALE_SIZES: Mapping[str, int] = {
-    "small": 1_000,
-    "medium": 5_000,
-    "large": 10_000,
-    "enterprise": 25_000,
-    "xl": 100_000,
-    "xxl": 1_000_000,
-}
-"""Named workforce scales (employees), shared with the workforce fixture's vocabulary."""
+SCALE_SIZES: Mapping[str, int] = SCALES
+"""Named workforce scales (employees): the workforce fixture's own vocabulary."""
 
 MIN_SIZES = 3
 """Distinct sizes needed before a class is claimed: two points fit every two-parameter model."""
@@ -255,9 +249,8 @@ def _parse_size(item: object, where: str) -> int:
         try:
             size = int(text)
         except ValueError:
-            names = ", ".join(f"{name} ({n:,})" for name, n in SCALE_SIZES.items())
             raise UsageError(
-                f"{where}: unknown size {item!r}; use a positive integer or one of {names}"
+                f"{where}: unknown size {item!r}; use a positive integer or one of {scale_names()}"
             ) from None
     elif isinstance(item, int):
         size = item

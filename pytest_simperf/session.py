@@ -30,6 +30,7 @@ from pytest_simperf.markers import SlaMarker, TestOptions, effective_sla
 from pytest_simperf.measure import MemoryTracker, default_memory_reader
 from pytest_simperf.multiyear import annotate_years, summarize_test
 from pytest_simperf.options import Settings, thresholds_percent
+from pytest_simperf.report.terminal import fmt_seconds
 from pytest_simperf.results import PhaseRecord, TestCollector
 from pytest_simperf.stats import severity_rank
 from pytest_simperf.verdict import SLA_ORDER, fails, judge_phase, worst
@@ -469,16 +470,6 @@ def _worst_sla(statuses: Iterable[str | None]) -> str | None:
     return max(present, key=SLA_ORDER.index) if present else None
 
 
-def _fmt_s(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 1e-3:
-        return f"{value * 1e6:.0f}µs"
-    if value < 1:
-        return f"{value * 1e3:.1f}ms"
-    return f"{value:.3f}s"
-
-
 def _section(report: Mapping[str, Any]) -> str:
     """The per-test report section shown by pytest (``-rA`` or on failure)."""
     lines = [
@@ -491,8 +482,8 @@ def _section(report: Mapping[str, Any]) -> str:
         change = "" if phase["change_pct"] is None else f" {phase['change_pct']:+.1f}%"
         sla = f" {phase['sla_status']}" if phase["sla_status"] else ""
         lines.append(
-            f"{key}: {_fmt_s(phase['median_s'])} (n={phase['rounds']}) vs "
-            f"{_fmt_s(phase['baseline_median_s'])}{change} {phase['severity']}{sla} — "
+            f"{key}: {fmt_seconds(phase['median_s'])} (n={phase['rounds']}) vs "
+            f"{fmt_seconds(phase['baseline_median_s'])}{change} {phase['severity']}{sla} — "
             f"{phase['why']}"
         )
     for flag in report["growth"]:
