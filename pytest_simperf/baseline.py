@@ -26,6 +26,8 @@ SCHEMA_VERSION = 1
 SIGNIFICANT_DIGITS = 6
 # How many recording sessions' medians are kept to estimate the noise between sessions.
 SESSION_HISTORY = 5
+# Rounds kept when sessions are pooled (--simperf-add-baseline-session).
+MAX_POOLED_SAMPLES = 35
 
 
 def round_floats(value: Any) -> Any:
@@ -161,31 +163,39 @@ def _relative_spread(values: list[float]) -> float | None:
     return 1.4826 * mad / center
 
 
+def _pool(previous: list[float], new: list[float]) -> list[float]:
+    return [*previous, *new][-MAX_POOLED_SAMPLES:]
+
+
 def phase_entry(
-    phase: Mapping[str, Any], previous: Mapping[str, Any] | None, *, keep_history: bool
+    phase: Mapping[str, Any], previous: Mapping[str, Any] | None, *, add_session: bool
 ) -> dict[str, Any]:
     """The baseline entry for one phase, from its report dict.
 
-    ``session_medians`` keeps the medians of up to ``SESSION_HISTORY`` recording sessions while
-    performance stays at the same level (``keep_history``), so the spread *between* sessions —
-    which the samples of one session cannot show — is known to the verdict.
+    A plain update starts the entry afresh from this session. ``add_session`` instead pools this
+    session's rounds with the entry's (the latest ``MAX_POOLED_SAMPLES``) and appends its median
+    to ``session_medians``: one session cannot show how much a measurement moves *between*
+    sessions, and several can, so the verdict can widen its noise margin by exactly that much.
     """
-    medians: list[float] = []
-    cpu_medians: list[float] = []
-    if keep_history and previous is not None:
-        medians = [float(x) for x in previous.get("session_medians", [])]
-        cpu_medians = [float(x) for x in previous.get("session_cpu_medians", [])]
-    medians = [*medians, float(phase["median_s"])][-SESSION_HISTORY:]
-    if phase.get("cpu_s") is not None:
-        cpu_medians = [*cpu_medians, float(phase["cpu_s"])][-SESSION_HISTORY:]
+    samples = [float(x) for x in phase["samples_s"]]
+    cpu = [float(x) for x in phase.get("cpu_samples_s") or []]
+    medians = [float(phase["median_s"])]
+    cpu_medians = [] if phase.get("cpu_s") is None else [float(phase["cpu_s"])]
+    if add_session and previous is not None:
+        samples = _pool([float(x) for x in previous.get("samples_s", [])], samples)
+        old_cpu = [float(x) for x in previous.get("cpu_samples_s", [])]
+        cpu = _pool(old_cpu, cpu) if old_cpu and cpu else cpu
+        medians = [*(float(x) for x in previous.get("session_medians", [])), *medians]
+        cpu_medians = [*(float(x) for x in previous.get("session_cpu_medians", [])), *cpu_medians]
+    medians, cpu_medians = medians[-SESSION_HISTORY:], cpu_medians[-SESSION_HISTORY:]
     entry = {
         "name": phase["name"],
         "year": phase["year"],
         "source": phase.get("source", "phase"),
-        "samples_s": list(phase["samples_s"]),
-        "median_s": phase["median_s"],
-        "cpu_s": phase.get("cpu_s"),
-        "cpu_samples_s": list(phase.get("cpu_samples_s") or []) or None,
+        "samples_s": samples,
+        "median_s": statistics.median(samples),
+        "cpu_s": statistics.median(cpu) if cpu else phase.get("cpu_s"),
+        "cpu_samples_s": cpu or None,
         "peak_rss_mb": phase.get("peak_rss_mb"),
         "peak_alloc_mb": phase.get("peak_alloc_mb"),
         "duckdb_peak_buffer_mb": phase.get("duckdb_peak_buffer_mb"),

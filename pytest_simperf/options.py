@@ -57,6 +57,7 @@ class Settings:
 
     enabled: bool = False
     update_baseline: bool = False
+    add_session: bool = False
     baseline_dir: Path = Path("baselines")
     fail_on: str = "MINOR"
     thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
@@ -125,6 +126,13 @@ def add_options(parser: Any) -> None:
         action="store_true",
         default=False,
         help="(re)record baselines for the performance tests that run (implies --simperf)",
+    )
+    group.addoption(
+        "--simperf-add-baseline-session",
+        action="store_true",
+        default=False,
+        help="like --simperf-update-baseline, but pool this session into the existing entries "
+        "(rounds and per-session medians), so verdicts learn the noise between sessions",
     )
     group.addoption(
         "--simperf-baseline-dir",
@@ -337,7 +345,8 @@ def resolve_settings(config: _Config) -> Settings:
     getters: dict[str, Callable[[], tuple[Any, str]]] = {
         name: functools.partial(_pick, config, name) for name, _, _ in _INI
     }
-    update = bool(config.getoption("simperf_update_baseline"))
+    add_session = bool(config.getoption("simperf_add_baseline_session"))
+    update = bool(config.getoption("simperf_update_baseline")) or add_session
     enabled_value, enabled_source = getters["simperf"]()
     enabled = update or (enabled_value is not None and _bool(enabled_value, enabled_source))
     quick = bool(config.getoption("simperf_quick"))
@@ -390,6 +399,7 @@ def resolve_settings(config: _Config) -> Settings:
     return Settings(
         enabled=enabled,
         update_baseline=update,
+        add_session=add_session,
         baseline_dir=baseline_dir,
         fail_on=fail_on,
         thresholds=thresholds,

@@ -326,17 +326,13 @@ class SimperfSession:
             previous = self.store.entry(nodeid)
         except BaselineError:
             return  # reported; the unreadable file is left alone
-        threshold = self.settings.thresholds.minor
         phases = {}
         for phase in report["phases"]:
             key = phase["name"] if phase["year"] is None else f"{phase['name']}@{phase['year']}"
             before = None if previous is None else previous.get("phases", {}).get(key)
-            same_level = (
-                before is not None
-                and before.get("median_s", 0) > 0
-                and abs(phase["median_s"] / before["median_s"] - 1) <= threshold
+            phases[key] = baseline_mod.phase_entry(
+                phase, before, add_session=self.settings.add_session
             )
-            phases[key] = baseline_mod.phase_entry(phase, before, keep_history=same_level)
         calibration = self.calibration
         self.queued[nodeid] = {
             "machine": self.machine["id"],

@@ -226,7 +226,7 @@ def _convert(
             "iterations": stats.get("iterations"),
             "samples": "rounds" if isinstance(data, list) and data else "median only",
         },
-        "phases": {name: baseline_mod.phase_entry(phase, None, keep_history=False)},
+        "phases": {name: baseline_mod.phase_entry(phase, None, add_session=False)},
     }
     return Imported(nodeid, name, median_s, rounds, len(samples), entry)
 

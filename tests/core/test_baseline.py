@@ -139,25 +139,29 @@ def test_store_refuses_to_overwrite_unreadable_file(tmp_path):
     assert path.read_text() == "{broken"
 
 
-def test_session_medians_kept_only_at_the_same_level():
-    prev = {"session_medians": [1.0, 1.02, 0.98, 1.01]}
-    kept = b.phase_entry(
-        {"name": "p", "year": None, "samples_s": [1.0], "median_s": 1.0}, prev, keep_history=True
-    )
-    assert kept["session_medians"] == [1.0, 1.02, 0.98, 1.01, 1.0]
-    assert 0 < kept["session_spread"] < 0.05
-    reset = b.phase_entry(
-        {"name": "p", "year": None, "samples_s": [2.0], "median_s": 2.0}, prev, keep_history=False
-    )
-    assert reset["session_medians"] == [2.0] and "session_spread" not in reset
-
-
-def test_written_files_get_the_usual_mode_and_keep_an_existing_one(tmp_path):
-    new = tmp_path / "new.json"
-    b.write_atomic(new, "x\n")
-    umask = os.umask(0)
-    os.umask(umask)
-    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
-    new.chmod(0o640)
-    b.write_atomic(new, "y\n")
-    assert new.stat().st_mode & 0o777 == 0o640
+def test_update_starts_afresh_and_add_session_pools():
+    prev = {
+        "samples_s": [1.0, 1.1, 0.9],
+        "cpu_samples_s": [0.8, 0.9, 0.7],
+        "session_medians": [1.0, 1.02, 0.98, 1.01],
+        "session_cpu_medians": [0.8],
+    }
+    phase = {
+        "name": "p",
+        "year": None,
+        "samples_s": [2.0, 2.1, 1.9],
+        "median_s": 2.0,
+        "cpu_samples_s": [1.6, 1.7, 1.5],
+        "cpu_s": 1.6,
+    }
+    fresh = b.phase_entry(phase, prev, add_session=False)
+    assert fresh["samples_s"] == [2.0, 2.1, 1.9] and fresh["session_medians"] == [2.0]
+    assert "session_spread" not in fresh
+    pooled = b.phase_entry(phase, prev, add_session=True)
+    assert pooled["samples_s"] == [1.0, 1.1, 0.9, 2.0, 2.1, 1.9]
+    assert pooled["cpu_samples_s"] == [0.8, 0.9, 0.7, 1.6, 1.7, 1.5]
+    assert pooled["median_s"] == 1.5
+    assert pooled["session_medians"][-1] == 2.0 and len(pooled["session_medians"]) == 5
+    assert pooled["session_spread"] > 0
+    many = {"samples_s": [1.0] * 40, "session_medians": [1.0]}
+    assert len(b.phase_entry(phase, many, add_session=True)["samples_s"]) == b.MAX_POOLED_SAMPLES

@@ -393,3 +393,28 @@ def test_junit_properties(pytester, run):
     assert '<property name="simperf_severity" value="OK"' in xml
     assert '<property name="simperf_sla_status" value="WITHIN_SLA"' in xml
     assert 'name="simperf_phases"' in xml
+
+
+def test_add_baseline_session_pools_sessions_and_widens_the_margin(
+    pytester, run, monkeypatch, read_json
+):
+    pytester.makepyfile(test_mod=RECORDED)
+    run("--simperf-update-baseline")
+    for scale in ("1.2", "0.85"):  # two more recording sessions, the machine drifting
+        monkeypatch.setenv("SIMPERF_TEST_SCALE", scale)
+        run("--simperf-add-baseline-session").assert_outcomes(passed=1)
+    entry = read_json(pytester.path / "baselines" / "test_mod.json")["tests"]["test_step"]
+    phase = entry["phases"]["step"]
+    assert len(phase["samples_s"]) == 21
+    assert phase["session_medians"] == pytest.approx([0.1, 0.12, 0.085])
+    assert phase["session_spread"] > 0.1
+    # +22% is within what these sessions showed between themselves: not claimed.
+    monkeypatch.setenv("SIMPERF_TEST_SCALE", "1.22")
+    result = run("--simperf", "--simperf-json=r.json")
+    result.assert_outcomes(passed=1)
+    (checked,) = read_json("r.json")["tests"][0]["phases"]
+    assert checked["severity"] == "OK"
+    assert checked["too_noisy"] is True
+    # A doubling is still far past that noise.
+    monkeypatch.setenv("SIMPERF_TEST_SCALE", "2.0")
+    run("--simperf").assert_outcomes(failed=1)

@@ -68,7 +68,7 @@ ORDER BY department, seniority, employee_id
 """
 
 
-@pytest.mark.workforce(employees="enterprise", years=5, seed=7)
+@pytest.mark.workforce(employees="xl", years=5, seed=7)
 @pytest.mark.sla(seconds=2.0, memory_mb=500)
 def test_five_year_pipeline(simperf, simperf_workforce):
     """Per-year phases of a five-year build: events and snapshot rollup for every year."""
@@ -91,7 +91,7 @@ def test_five_year_pipeline(simperf, simperf_workforce):
     assert events == con.execute("SELECT count(*) FROM workforce_events").fetchone()[0]
 
 
-@pytest.mark.workforce(employees="enterprise", years=5, seed=7)
+@pytest.mark.workforce(employees="xl", years=5, seed=7)
 @pytest.mark.sla(seconds=1.0, memory_mb=300)
 def test_compensation_rollup(simperf, simperf_workforce):
     con = simperf_workforce.con
@@ -99,7 +99,7 @@ def test_compensation_rollup(simperf, simperf_workforce):
     assert len(rows) == len({(r[0], r[1], r[2]) for r in rows})
 
 
-@pytest.mark.workforce(employees="enterprise", years=5, seed=7)
+@pytest.mark.workforce(employees="xl", years=5, seed=7)
 @pytest.mark.sla(seconds=1.0, memory_mb=300)
 def test_tenure_ranking(simperf, simperf_workforce):
     con = simperf_workforce.con
