@@ -27,9 +27,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Re-record this repository's baselines (then review and commit baselines/).
+# Re-record this repository's baselines over three sessions (then review and commit baselines/):
+# the extra sessions teach the verdicts how much timings move between sessions.
 baselines: $(STAMP)
-	$(VENV)/bin/pytest tests/perf --simperf-update-baseline
+	$(VENV)/bin/pytest tests/perf --simperf-update-baseline --simperf-history=off
+	$(VENV)/bin/pytest tests/perf --simperf-add-baseline-session --simperf-history=off
+	$(VENV)/bin/pytest tests/perf --simperf-add-baseline-session --simperf-history=off
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -321,6 +320,8 @@ def load_pyproject_slas(path: Path) -> dict[str, ComponentSla]:
     """Read ``[tool.simperf.sla]`` from pyproject.toml: name = seconds, or a table of fields."""
     if not path.is_file():
         return {}
+    import tomllib  # only when a pyproject.toml exists: keeps plugin start-up lean
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
