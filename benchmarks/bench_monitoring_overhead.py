@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,23 +99,7 @@ WORKLOADS: dict[str, str] = {
 MODES = ("bare", "phase", "phase+sampler", "measure")
 
 
-def git_state() -> dict[str, Any]:
-    """The commit measured, and whether the package had uncommitted changes (others work here)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return proc.stdout.strip()
-
-    return {
-        "commit": git("rev-parse", "HEAD"),
-        "package_dirty": bool(git("status", "--porcelain", "--", "pytest_simperf")),
-    }
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+from _common import git_state, load  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 
 def make_simperf(reader: MemoryReader, *, rounds: int, warmup: int) -> Simperf:

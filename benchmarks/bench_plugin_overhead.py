@@ -47,23 +47,7 @@ SUITE_TARGET = 1.02
 PER_TEST_TARGET_MS = 50.0
 
 
-def git_state() -> dict[str, Any]:
-    """The commit measured, and whether the package had uncommitted changes (others work here)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return proc.stdout.strip()
-
-    return {
-        "commit": git("rev-parse", "HEAD"),
-        "package_dirty": bool(git("status", "--porcelain", "--", "pytest_simperf")),
-    }
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+from _common import git_state, load  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 
 def pytest_cmd(*args: str) -> list[str]:
