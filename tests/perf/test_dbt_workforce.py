@@ -18,10 +18,11 @@ ROUNDS = 5
 
 
 # At 5,000 employees a model takes 20–150 ms, most of it dbt's own per-node work, and on a
-# shared two-core runner that moves by ±50% between sessions. So this gate is for changes of
-# growth class — a model turning quadratic is +500% and more here — not for 15% drifts: a class
-# needs a significant change past 50/100/200%, and only CRITICAL (> 200%) fails.
-@pytest.mark.simperf(thresholds=(50, 100, 200), fail_on="CRITICAL")
+# shared two-core runner that moves by ±50% between sessions — and ×3 for one model while
+# another job loads the machine (dbt reports wall time only, so the CPU-time gate cannot help).
+# So this gate is for changes of growth class — a model turning quadratic is +500% to +5,000%
+# here — not for 15% drifts: classes past 100/200/400%, and only CRITICAL (> 400%) fails.
+@pytest.mark.simperf(thresholds=(100, 200, 400), fail_on="CRITICAL")
 @pytest.mark.workforce(employees=5000, years=5, seed=42, start_year=2025)
 @pytest.mark.sla(seconds=5, phase="fct_yearly_events")
 @pytest.mark.sla(seconds=5, phase="int_workforce_state")
