@@ -19,10 +19,13 @@ drifts over every condition alike:
 - **cost**: the unchanged sessions (defaults) against ``--simperf-rounds=1 --simperf-warmup=0
   --simperf-calibration=off`` (one plain round) and ``--simperf-quick``.
 
-    .venv/bin/python benchmarks/bench_verdicts.py            # full: about 20-30 minutes
+    .venv/bin/python benchmarks/bench_verdicts.py            # full: 10-16 minutes (≤ 30)
     .venv/bin/python benchmarks/bench_verdicts.py --quick    # a short look: under 5 minutes
+    # baselines pooled over 3 recording sessions (--simperf-add-baseline-session):
+    .venv/bin/python benchmarks/bench_verdicts.py --baseline-sessions 3
 
-Writes ``benchmarks/results/bench_verdicts.json`` (``bench_verdicts_quick.json`` with --quick).
+Writes ``benchmarks/results/bench_verdicts.json`` (``_quick`` with --quick, ``_baseline3`` with
+--baseline-sessions 3).
 """
 
 from __future__ import annotations
@@ -162,6 +165,7 @@ class Spec:
     pinned: bool = False
     extra: tuple[str, ...] = ()
     update: bool = False
+    add_session: bool = False
 
 
 @dataclass
@@ -202,7 +206,10 @@ def run_session(
     )
     cmd = ["taskset", "-c", "0"] if spec.pinned else []
     cmd += [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    cmd += ["--simperf-update-baseline"] if spec.update else ["--simperf"]
+    if spec.add_session:
+        cmd += ["--simperf-add-baseline-session"]
+    else:
+        cmd += ["--simperf-update-baseline"] if spec.update else ["--simperf"]
     cmd += [
         "--simperf-history=off",
         f"--simperf-json={report}",
@@ -513,14 +520,26 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="few sessions: a look, not evidence")
     ap.add_argument("--keep", action="store_true", help="keep the temporary suite folder")
     ap.add_argument("--out", type=Path, default=None, help="results JSON path")
+    ap.add_argument(
+        "--baseline-sessions",
+        type=int,
+        default=1,
+        metavar="N",
+        help="record each baseline over N sessions (an update, then N-1 times"
+        " --simperf-add-baseline-session); default 1",
+    )
     args = ap.parse_args()
+    sessions_tag = "" if args.baseline_sessions == 1 else f"_baseline{args.baseline_sessions}"
     out_path = args.out or RESULTS / (
-        "bench_verdicts_quick.json" if args.quick else "bench_verdicts.json"
+        f"bench_verdicts{sessions_tag}{'_quick' if args.quick else ''}.json"
     )
     t_start = time.perf_counter()
     started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     load_start = load()
-    print(f"bench_verdicts ({'quick' if args.quick else 'full'}), load average {load_start}")
+    print(
+        f"bench_verdicts ({'quick' if args.quick else 'full'}, baselines over"
+        f" {args.baseline_sessions} session(s)), load average {load_start}"
+    )
 
     sizing = size_slowdown(reps=5 if args.quick else 11)
     burn = sizing["burn_iterations"]
@@ -533,15 +552,25 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="simperf-verdicts-"))
     prepare(workdir)
     try:
-        records = [
-            run_session(workdir, Spec("record", update=True), 0, burn),
-            run_session(
-                workdir,
-                Spec("record pinned", baseline_dir="baselines_pinned", pinned=True, update=True),
-                0,
-                burn,
-            ),
-        ]
+        records = []
+        for k in range(args.baseline_sessions):
+            records.append(
+                run_session(workdir, Spec("record", update=True, add_session=k > 0), k, burn)
+            )
+            records.append(
+                run_session(
+                    workdir,
+                    Spec(
+                        "record pinned",
+                        baseline_dir="baselines_pinned",
+                        pinned=True,
+                        update=True,
+                        add_session=k > 0,
+                    ),
+                    k,
+                    burn,
+                )
+            )
         for r in records:
             if r.error or r.exit_code != 0:
                 print(f"recording failed ({r.spec.group}):\n{r.error}", file=sys.stderr)
@@ -640,7 +669,9 @@ def main() -> int:
     print(f"elapsed {elapsed / 60:.1f} min, load average at end {load()}")
     result = {
         "benchmark": "bench_verdicts",
-        "command": "python benchmarks/bench_verdicts.py" + (" --quick" if args.quick else ""),
+        "command": "python benchmarks/bench_verdicts.py"
+        + (" --quick" if args.quick else "")
+        + (f" --baseline-sessions {args.baseline_sessions}" if args.baseline_sessions != 1 else ""),
         "started_at": started,
         "elapsed_s": elapsed,
         "load_average_start": load_start,
@@ -649,7 +680,10 @@ def main() -> int:
         "git": git_state(),
         "sessions_per_group": {g: c for g, (_, c) in groups.items()},
         "sizing": sizing,
-        "recordings": {r.spec.group: {"load": r.load, "phases": recording(r)} for r in records},
+        "baseline_sessions": args.baseline_sessions,
+        "recordings": {
+            f"{r.spec.group} #{r.index}": {"load": r.load, "phases": recording(r)} for r in records
+        },
         "groups": summary,
         "cost": cost,
         "targets": targets,
