@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -27,3 +28,10 @@ def load() -> str:
     """The 1, 5 and 15 minute load averages, to read every figure against."""
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def write_results(path: Path, payload: dict[str, Any]) -> None:
+    """Write a benchmark's figures as sorted JSON (diffable between runs) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {path}")

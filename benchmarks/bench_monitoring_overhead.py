@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
 import os
 import platform
 import statistics
@@ -99,7 +98,7 @@ WORKLOADS: dict[str, str] = {
 MODES = ("bare", "phase", "phase+sampler", "measure")
 
 
-from _common import git_state, load  # noqa: E402  (benchmarks/ is on sys.path when run)
+from _common import git_state, load, write_results  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 
 def make_simperf(reader: MemoryReader, *, rounds: int, warmup: int) -> Simperf:
@@ -278,9 +277,7 @@ def main() -> int:
         "target_met": met,
         "workloads": results,
     }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {out_path}")
+    write_results(out_path, payload)
     return 0
 
 

@@ -47,7 +47,7 @@ SUITE_TARGET = 1.02
 PER_TEST_TARGET_MS = 50.0
 
 
-from _common import git_state, load  # noqa: E402  (benchmarks/ is on sys.path when run)
+from _common import git_state, load, write_results  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 
 def pytest_cmd(*args: str) -> list[str]:
@@ -535,9 +535,7 @@ def main() -> int:
         "import": imports,
         "targets": targets,
     }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {out_path}")
+    write_results(out_path, payload)
     return 0
 
 

@@ -63,7 +63,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
 SPIN_PROBE = 200_000  # Python iterations timed to size the slowdown
 
 
-from _common import git_state, load  # noqa: E402  (benchmarks/ is on sys.path when run)
+from _common import git_state, load, write_results  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 # ----------------------------------------------------------------------------- sizing
 
@@ -714,9 +714,7 @@ def main() -> int:
             for o in outcomes
         ],
     }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {out_path}")
+    write_results(out_path, result)
     return 0
 
 
