@@ -196,6 +196,8 @@ def phase_entry(
         "median_s": statistics.median(samples),
         "cpu_s": statistics.median(cpu) if cpu else phase.get("cpu_s"),
         "cpu_samples_s": cpu or None,
+        # Run-queue wait: lets the verdict call a region CPU-bound even when recorded under load.
+        "runq_wait_s": phase.get("runq_wait_s"),
         "peak_rss_mb": phase.get("peak_rss_mb"),
         "peak_alloc_mb": phase.get("peak_alloc_mb"),
         "duckdb_peak_buffer_mb": phase.get("duckdb_peak_buffer_mb"),

@@ -58,6 +58,8 @@ class TestContext:
     memory: MemoryTracker
     clock: Clock = time.perf_counter
     cpu_clock: Clock = time.process_time
+    # Run-queue wait of the measuring thread (measure.runqueue_wait_clock); None: not read.
+    wait_clock: Clock | None = None
     # Measures the machine's speed right now against the baseline's calibration: the scale for
     # a confirmation rerun, so a burst of load from a neighbour is not taken for a regression.
     local_scale: Callable[[], float | None] | None = None
@@ -149,6 +151,7 @@ class Simperf:
             samples_s=rounds.samples_s,
             source="measure",
             cpu_s=rounds.cpu_s,
+            wait_s=rounds.wait_s,
             start_rss_mb=region.start_mb,
             peak_rss_mb=region.peak_mb,
         )
@@ -182,6 +185,7 @@ class Simperf:
             rounds=rounds,
             clock=self._ctx.clock,
             cpu_clock=self._ctx.cpu_clock,
+            wait_clock=self._ctx.wait_clock,
             max_time_s=MAX_MEASURE_TIME_S,
         )
 
@@ -203,9 +207,11 @@ class Simperf:
         self._phase_stack.append((handle, measured_inside))
         try:
             with ctx.memory.region() as region, self._counting() as counters:
+                w0 = None if ctx.wait_clock is None else ctx.wait_clock()
                 cpu0, t0 = ctx.cpu_clock(), ctx.clock()
                 yield handle
                 t1, cpu1 = ctx.clock(), ctx.cpu_clock()
+                w1 = None if ctx.wait_clock is None else ctx.wait_clock()
         finally:
             self._phase_stack.pop()
         if measured_inside[0]:
@@ -216,6 +222,7 @@ class Simperf:
             samples_s=[t1 - t0],
             source="phase",
             cpu_s=[cpu1 - cpu0],
+            wait_s=[] if w0 is None or w1 is None else [w1 - w0],
             start_rss_mb=region.start_mb,
             peak_rss_mb=region.peak_mb,
             rows=handle.rows,

@@ -5,6 +5,9 @@ so the logic is unit-tested without sleeps. Choices, and why:
 
 - Wall time from ``time.perf_counter`` (monotonic, highest resolution); CPU time from
   ``time.process_time`` (all threads of the process, so DuckDB's worker threads count).
+- Run-queue wait (Linux ``/proc/thread-self/schedstat``: time the measuring thread was runnable
+  but not running) is read around each round, so the verdict can tell a region that waits for
+  I/O from a CPU-bound one that waited for a core a neighbour held.
 - Garbage collection is collected before the rounds and disabled inside each round, as
   ``timeit`` does: a collection triggered by earlier garbage is noise, not the user's cost.
 - Peak memory is the process RSS high-water mark during the region. On Linux the kernel keeps it
@@ -325,6 +328,23 @@ def unwrap(con: Any) -> Any:
     return con.raw if isinstance(con, TrackedConnection) else con
 
 
+_SCHEDSTAT = Path("/proc/thread-self/schedstat")
+
+
+def _read_runqueue_wait() -> float:
+    # Fields: time on a CPU, time waiting on a run queue (both ns), timeslices run.
+    return int(_SCHEDSTAT.read_bytes().split()[1]) / 1e9
+
+
+def runqueue_wait_clock() -> Clock | None:
+    """Cumulative run-queue wait of the calling thread in seconds, or None where unavailable."""
+    try:
+        _read_runqueue_wait()
+    except (OSError, IndexError, ValueError):
+        return None
+    return _read_runqueue_wait
+
+
 @dataclasses.dataclass
 class Rounds:
     """What repeated rounds of a callable produced."""
@@ -332,6 +352,7 @@ class Rounds:
     samples_s: list[float]
     cpu_s: list[float]
     result: Any
+    wait_s: list[float] = dataclasses.field(default_factory=list)
 
 
 @contextmanager
@@ -354,6 +375,7 @@ def run_rounds(
     rounds: int,
     clock: Clock = time.perf_counter,
     cpu_clock: Clock = time.process_time,
+    wait_clock: Clock | None = None,
     max_time_s: float | None = None,
     min_rounds: int = 3,
 ) -> Rounds:
@@ -365,23 +387,28 @@ def run_rounds(
     """
     samples: list[float] = []
     cpu: list[float] = []
+    waits: list[float] = []
     result: Any = None
     gc.collect()
     for index in range(rounds):
         with gc_paused():
+            w0 = 0.0 if wait_clock is None else wait_clock()
             cpu0 = cpu_clock()
             t0 = clock()
             result = fn(*args, **kwargs)
             t1 = clock()
             cpu1 = cpu_clock()
+            w1 = 0.0 if wait_clock is None else wait_clock()
         samples.append(t1 - t0)
         cpu.append(cpu1 - cpu0)
+        if wait_clock is not None:
+            waits.append(w1 - w0)
         done = index + 1
         if max_time_s is not None and done >= min_rounds and done < rounds:
             spent = sum(samples)
             if spent + (spent / done) > max_time_s:
                 break
-    return Rounds(samples_s=samples, cpu_s=cpu, result=result)
+    return Rounds(samples_s=samples, cpu_s=cpu, result=result, wait_s=waits)
 
 
 def configure_duckdb(con: Any, threads: int | None) -> None:

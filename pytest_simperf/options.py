@@ -5,6 +5,9 @@ used when the flag is absent and the flag wins when present (the trap pytest-mem
 with flags defaulting to ``False``). Values are validated once, here, and a bad one raises
 ``UsageError`` naming the option or ini key it came from. This module does not import pytest:
 the parser and config are passed in and used through their public methods only.
+
+It does not import ``stats`` at module level either: the plugin reads the options at every pytest
+start, and ``Thresholds`` (hence ``stats``) is needed only once settings are actually built.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_simperf.errors import UsageError
-from pytest_simperf.stats import Thresholds
+
+if TYPE_CHECKING:
+    from pytest_simperf.stats import Thresholds
 
 FAIL_ON_CHOICES = ("MINOR", "MAJOR", "CRITICAL", "never")
 DEFAULT_MEMORY_THRESHOLDS = "25,50,100"
@@ -50,6 +55,13 @@ class ComponentSla:
         return dataclasses.asdict(self)
 
 
+def _thresholds(text: str | None, source: str) -> Thresholds:
+    """Parse thresholds text (``None``: the defaults); imports ``stats`` on first use."""
+    from pytest_simperf.stats import Thresholds
+
+    return Thresholds.parse(text, source=source) if text else Thresholds()
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the plugin needs to know about this session's options, resolved once."""
@@ -59,9 +71,9 @@ class Settings:
     add_session: bool = False
     baseline_dir: Path = Path("baselines")
     fail_on: str = "MINOR"
-    thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
+    thresholds: Thresholds = dataclasses.field(default_factory=lambda: _thresholds(None, ""))
     memory_thresholds: Thresholds = dataclasses.field(
-        default_factory=lambda: Thresholds.parse(DEFAULT_MEMORY_THRESHOLDS, source="default")
+        default_factory=lambda: _thresholds(DEFAULT_MEMORY_THRESHOLDS, "default")
     )
     json_path: Path | None = None
     markdown_path: Path | None = None

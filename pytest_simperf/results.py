@@ -34,6 +34,8 @@ class PhaseRecord:
     counters_complete: bool = True
     confirm_samples_s: list[float] | None = None
     confirm_cpu_s: list[float] | None = None
+    # Per-round run-queue wait (runnable, not running); empty where the OS does not report it.
+    wait_s: list[float] = dataclasses.field(default_factory=list)
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
@@ -47,6 +49,10 @@ class PhaseRecord:
     @property
     def cpu_median_s(self) -> float | None:
         return float(statistics.median(self.cpu_s)) if self.cpu_s else None
+
+    @property
+    def wait_median_s(self) -> float | None:
+        return float(statistics.median(self.wait_s)) if self.wait_s else None
 
     @property
     def peak_alloc_mb(self) -> float | None:
@@ -66,6 +72,7 @@ class PhaseRecord:
         """Fold a repeat of the same (name, year) into this record: more samples, wider peaks."""
         self.samples_s.extend(other.samples_s)
         self.cpu_s.extend(other.cpu_s)
+        self.wait_s.extend(other.wait_s)
         if other.peak_rss_mb is not None:
             self.peak_rss_mb = max(self.peak_rss_mb or 0.0, other.peak_rss_mb)
             if self.start_rss_mb is None:

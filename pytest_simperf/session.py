@@ -27,7 +27,7 @@ from pytest_simperf.calibration import (
 from pytest_simperf.errors import BaselineError
 from pytest_simperf.fixtures import TestContext
 from pytest_simperf.markers import SlaMarker, TestOptions, effective_sla
-from pytest_simperf.measure import MemoryTracker, default_memory_reader
+from pytest_simperf.measure import MemoryTracker, default_memory_reader, runqueue_wait_clock
 from pytest_simperf.multiyear import annotate_years, summarize_test
 from pytest_simperf.options import Settings, thresholds_percent
 from pytest_simperf.report.terminal import fmt_seconds
@@ -111,6 +111,7 @@ class SimperfSession:
         self._calibration: CalibrationResult | None = None
         self._calibrated = False
         self._memory = memory
+        self._wait_clock = runqueue_wait_clock()
         self._collectors: dict[str, TestCollector] = {}
         self._contexts: dict[str, TestContext] = {}
         self.tests: dict[str, dict[str, Any]] = {}
@@ -226,6 +227,7 @@ class SimperfSession:
             duckdb_threads=self.settings.duckdb_threads,
             memory=self.memory,
             local_scale=self._local_scale(entry, module),
+            wait_clock=self._wait_clock,
             **overrides,
         )
         self._collectors[nodeid] = collector

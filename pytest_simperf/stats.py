@@ -29,6 +29,9 @@ from pytest_simperf.errors import UsageError
 
 __all__ = [
     "DEFAULT_ALPHA",
+    "DEFAULT_CPU_SESSION_DRIFT",
+    "DEFAULT_WALL_SESSION_DRIFT",
+    "DRIFT_PRIOR_SESSIONS",
     "FEW_SAMPLE_ALLOWANCE",
     "MARGIN_Z",
     "REGRESSIONS",
@@ -42,6 +45,7 @@ __all__ = [
     "mann_whitney_greater",
     "median",
     "relative_spread",
+    "session_drift",
     "severity_rank",
     "slowdown_rank",
 ]
@@ -64,6 +68,14 @@ _MAD_TO_SIGMA = 1.4826
 _MEDIAN_SE = 1.2533
 #: Largest pooled sample size for which the rank test's exact null distribution is computed.
 _EXACT_MAX_N = 60
+#: Between-session spread of a CPU-time median (σ, as a fraction) assumed while a baseline has
+#: too few recording sessions to show its own. Measured on a shared 2-core VM: 1.8–6.7% for
+#: 20–30 ms single-threaded DuckDB queries (benchmarks/README.md, docs/verdicts.md).
+DEFAULT_CPU_SESSION_DRIFT = 0.04
+#: The same for wall time, which also moves with the neighbours' load.
+DEFAULT_WALL_SESSION_DRIFT = 0.08
+#: How many recording sessions the assumed drift weighs against the measured one.
+DRIFT_PRIOR_SESSIONS = 2
 #: Decimal places kept when comparing changes with thresholds, so that a ratio computed from
 #: rescaled samples (last-bit differences) cannot flip a class.
 _SNAP = 9
@@ -183,6 +195,28 @@ def relative_spread(xs: Sequence[float]) -> float:
     if m <= 0:
         return 0.0
     return _MAD_TO_SIGMA * mad(values) / m
+
+
+def session_drift(observed: float | None, sessions: int, prior: float) -> float:
+    """The between-session spread to assume for a baseline recorded over ``sessions`` sessions.
+
+    One recording session cannot show how far its median sits from the long-run one, and the
+    confirmation rerun, taken in the checking session, shares that session's offset: so ``prior``
+    stands in until sessions are pooled. The measured spread of the session medians
+    (``observed``, available from three sessions) is weighed against the prior by degrees of
+    freedom (``sessions - 1`` against ``DRIFT_PRIOR_SESSIONS``), so three sessions that agree by
+    luck do not shrink the margin to nothing, and ten sessions mostly speak for themselves.
+    """
+    if sessions < 1:
+        raise ValueError(f"a baseline has at least one recording session, got {sessions}")
+    if not (math.isfinite(prior) and prior >= 0):
+        raise ValueError(f"prior drift must be a non-negative number, got {prior!r}")
+    if observed is None or not math.isfinite(observed) or sessions < 3:
+        return prior
+    dof = sessions - 1
+    return math.sqrt(
+        (DRIFT_PRIOR_SESSIONS * prior**2 + dof * observed**2) / (DRIFT_PRIOR_SESSIONS + dof)
+    )
 
 
 # ----------------------------------------------------------------------------- rank test
@@ -350,8 +384,10 @@ def _advice(
         )
     else:
         tips.append(
-            "the machine's speed drifts between sessions: compare through calibration or run on"
-            " a quieter machine"
+            "the measurement moves between sessions more than within one: pool more recording"
+            " sessions into the baseline (run `pytest --simperf-add-baseline-session` two or"
+            " three times) so the drift is measured rather than assumed, or run on a quieter"
+            " machine"
         )
     need = math.ceil(100 * margin)
     tips.append(f"or raise the MINOR threshold to at least {need}%")

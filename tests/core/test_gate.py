@@ -15,7 +15,8 @@ BASE = [0.100, 0.102, 0.098, 0.101, 0.099, 0.103, 0.097]
 
 @pytest.mark.sla(seconds=1)
 def test_step(simperf):
-    simperf.record("step", samples_s=[s * SCALE for s in BASE])
+    samples = [s * SCALE for s in BASE]
+    simperf.record("step", samples_s=samples, cpu_s=samples)  # CPU-bound, as DuckDB work is
 """
 
 
@@ -107,7 +108,7 @@ def test_regression_classes(pytester, run, monkeypatch, read_json, scale, severi
         assert result.ret == 1
         result.stdout.fnmatch_lines(
             [
-                f"*{severity} regression in step: wall time median*"
+                f"*{severity} regression in step: cpu time median*"
                 "[[]baseline baselines/test_mod.json*accept it with: "
                 "pytest --simperf-update-baseline 'test_mod.py::test_step'"
             ]
@@ -418,3 +419,22 @@ def test_add_baseline_session_pools_sessions_and_widens_the_margin(
     # A doubling is still far past that noise.
     monkeypatch.setenv("SIMPERF_TEST_SCALE", "2.0")
     run("--simperf").assert_outcomes(failed=1)
+
+
+WALL_ONLY = RECORDED.replace(", cpu_s=samples)  # CPU-bound, as DuckDB work is", ")")
+
+
+@pytest.mark.parametrize(("scale", "outcome"), [(1.22, "passed"), (1.5, "failed")])
+def test_one_session_wall_baseline_assumes_drift_and_says_how_to_narrow_it(
+    pytester, run, monkeypatch, read_json, scale, outcome
+):
+    pytester.makepyfile(test_mod=WALL_ONLY)
+    run("--simperf-update-baseline").assert_outcomes(passed=1)
+    monkeypatch.setenv("SIMPERF_TEST_SCALE", str(scale))
+    result = run("--simperf", "--simperf-json=report.json")
+    result.assert_outcomes(**{outcome: 1})
+    (phase,) = read_json(pytester.path / "report.json")["tests"][0]["phases"]
+    assert phase["time_metric"] == "wall"
+    assert "drift ±8.0% assumed: 1 recording session" in phase["why"]
+    assert phase["too_noisy"]
+    result.stdout.fnmatch_lines(["noisy*--simperf-add-baseline-session*"])

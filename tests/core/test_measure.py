@@ -74,6 +74,31 @@ def test_run_rounds_times_each_call_with_the_injected_clock():
     assert rounds.result == 42 and len(calls) == 5
 
 
+def test_run_rounds_reads_the_run_queue_wait_around_each_round():
+    rounds = run_rounds(
+        lambda: None,
+        (),
+        {},
+        rounds=3,
+        clock=FakeClock([0.0, 0.5]),
+        cpu_clock=FakeClock([0.0, 0.2]),
+        wait_clock=FakeClock([0.0, 0.3]),
+    )
+    assert rounds.wait_s == pytest.approx([0.3] * 3)
+    assert run_rounds(lambda: None, (), {}, rounds=2).wait_s == []  # not read unless asked
+
+
+def test_run_queue_wait_clock_reads_this_threads_schedstat():
+    from pytest_simperf.measure import runqueue_wait_clock
+
+    read = runqueue_wait_clock()
+    if read is None:
+        pytest.skip("no /proc/thread-self/schedstat on this system")
+    first = read()
+    assert first >= 0.0
+    assert read() >= first  # cumulative
+
+
 def test_run_rounds_stops_early_past_the_time_budget():
     clock = FakeClock([0.0, 10.0])
     rounds = run_rounds(lambda: None, (), {}, rounds=7, clock=clock, max_time_s=30.0)

@@ -256,3 +256,74 @@ def test_waiting_regions_are_judged_on_wall_time():
     )
     assert verdict.to_json()["time_metric"] == "wall"
     assert verdict.severity == "CRITICAL"
+
+
+def test_a_region_recorded_under_load_is_still_called_cpu_bound():
+    # Recorded at a load of 5 on 2 cores: CPU is 40% of wall, the rest was spent queued for a
+    # core. Subtracting the run-queue wait shows the region never waited for anything else.
+    base = {
+        "median_s": 1.0,
+        "samples_s": WALL,
+        "cpu_samples_s": [w * 0.4 for w in WALL],
+        "runq_wait_s": 0.58,
+    }
+    record = PhaseRecord("p", None, [w * 1.3 for w in WALL], cpu_s=[w * 0.4 for w in WALL])
+    verdict = judge_phase(
+        record, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+    )
+    assert verdict.to_json()["time_metric"] == "cpu"
+    assert verdict.severity == "OK"
+    # Without the run-queue figure the same baseline reads as a waiting region.
+    base.pop("runq_wait_s")
+    assert (
+        judge_phase(
+            record, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+        ).to_json()["time_metric"]
+        == "wall"
+    )
+
+
+CPU = [0.100, 0.101, 0.099, 0.100, 0.102, 0.098, 0.100]
+
+
+def _cpu_baseline(session_medians):
+    from pytest_simperf.baseline import _relative_spread
+
+    return {
+        "median_s": 0.1,
+        "samples_s": CPU,
+        "cpu_samples_s": CPU,
+        "session_cpu_medians": session_medians,
+        "session_cpu_spread": _relative_spread(session_medians),
+    }
+
+
+def _judge_cpu(base, factor):
+    record = PhaseRecord("p", None, [c * factor for c in CPU], cpu_s=[c * factor for c in CPU])
+    return judge_phase(
+        record, base, options=OPTIONS, sla=None, comparability=SAME, threads_match=True
+    )
+
+
+def test_one_recording_session_assumes_drift_between_sessions():
+    # +16%: past MINOR and significant within the session, but a single recording session
+    # cannot tell it from the drift of a session's median (assumed ±4%).
+    single = _cpu_baseline([0.1])
+    verdict = _judge_cpu(single, 1.16)
+    assert verdict.severity == "OK"
+    assert "drift ±4.0% assumed: 1 recording session" in verdict.why
+    assert verdict.time is not None and verdict.time.too_noisy
+    assert "--simperf-add-baseline-session" in (verdict.time.advice or "")
+    assert _judge_cpu(single, 1.26).severity == "MINOR"
+    assert _judge_cpu(single, 1.6).severity == "CRITICAL"
+
+
+def test_pooled_sessions_that_agree_narrow_the_margin():
+    steady = _cpu_baseline([0.1, 0.1005, 0.0995, 0.1002, 0.0998])
+    verdict = _judge_cpu(steady, 1.16)
+    assert verdict.severity == "MINOR"
+    assert "from 5 sessions" in verdict.why
+    assert verdict.time is not None and not verdict.time.too_noisy
+    # Sessions that disagree widen it beyond the prior.
+    unsteady = _cpu_baseline([0.1, 0.11, 0.09, 0.105, 0.095])
+    assert _judge_cpu(unsteady, 1.22).severity == "OK"

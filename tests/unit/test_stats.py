@@ -23,6 +23,7 @@ from pytest_simperf.stats import (
     mann_whitney_greater,
     median,
     relative_spread,
+    session_drift,
     severity_rank,
     slowdown_rank,
 )
@@ -270,7 +271,8 @@ def test_history_spread_widens_the_margin_and_flags_too_noisy():
     assert r.margin_pct > 15
     assert r.advice is not None
     assert "raise the MINOR threshold to at least" in r.advice
-    assert "drifts between sessions" in r.advice
+    assert "moves between sessions" in r.advice
+    assert "--simperf-add-baseline-session" in r.advice
     # A slowdown well beyond the margin is still caught, with its own class.
     far = compare_times(base, [x * 1.6 for x in cur], thresholds=T, history_spread=0.06)
     assert far.severity == "CRITICAL"
@@ -497,3 +499,28 @@ def test_scale_is_the_same_as_rescaling_the_baseline(base, cur, s):
 def test_classify_change_is_monotone(c1, c2):
     lo, hi = sorted((c1, c2))
     assert slowdown_rank(classify_change(lo, T)) <= slowdown_rank(classify_change(hi, T))
+
+
+def test_session_drift_is_the_prior_until_three_sessions():
+    assert session_drift(None, 1, 0.04) == 0.04
+    assert session_drift(0.01, 2, 0.04) == 0.04  # two medians cannot give a robust spread
+    three = session_drift(0.01, 3, 0.04)
+    assert 0.01 < three < 0.04
+    assert session_drift(0.01, 30, 0.04) < three  # many sessions speak for themselves
+    with pytest.raises(ValueError, match="at least one recording session"):
+        session_drift(None, 0, 0.04)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    observed=st.floats(0, 0.5),
+    more=st.floats(0, 0.5),
+    sessions=st.integers(1, 40),
+    prior=st.floats(0, 0.2),
+)
+def test_session_drift_lies_between_prior_and_observation_and_grows_with_it(
+    observed, more, sessions, prior
+):
+    drift = session_drift(observed, sessions, prior)
+    assert min(observed, prior) - 1e-12 <= drift <= max(observed, prior) + 1e-12
+    assert session_drift(observed + more, sessions, prior) >= drift - 1e-12
