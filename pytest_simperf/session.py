@@ -429,6 +429,11 @@ class SimperfSession:
                     summary.errors.append(reason)
         baselines = summary.to_json()
         baselines["new"] = sorted(n for n, r in self.tests.items() if r["baseline_status"] == "new")
+        baselines["few_sessions"] = sorted(
+            nodeid
+            for nodeid, entry in self.queued.items()
+            if any(len(p.get("session_medians") or []) < 3 for p in entry["phases"].values())
+        )
         commit, dirty = git_state(self.rootpath)
         calibration = self._calibration
         return {

@@ -108,6 +108,13 @@ def render_summary(report: dict[str, Any]) -> str:
             }.get(label, f"baselines {label}")
             lines.append(f"{verb}: {len(items)}")
             lines.extend(f"  {nodeid}" for nodeid in items)
+    few = base.get("few_sessions") or []
+    if few:
+        lines.append(
+            f"note: {len(few)} recorded test(s) pool fewer than 3 sessions; until they do, the"
+            " verdict assumes a drift between sessions of ±4% (CPU time) or ±8% (wall time),"
+            " which widens its noise margin. Pool more: pytest --simperf-add-baseline-session"
+        )
     for message in base.get("errors") or []:
         lines.append(f"error: {message}")
     for path in base.get("files_written") or []:

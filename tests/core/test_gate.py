@@ -438,3 +438,15 @@ def test_one_session_wall_baseline_assumes_drift_and_says_how_to_narrow_it(
     assert "drift ±8.0% assumed: 1 recording session" in phase["why"]
     assert phase["too_noisy"]
     result.stdout.fnmatch_lines(["noisy*--simperf-add-baseline-session*"])
+
+
+def test_update_says_when_an_entry_pools_fewer_than_three_sessions(pytester, run, read_json):
+    pytester.makepyfile(test_mod=RECORDED)
+    first = run("--simperf-update-baseline")
+    first.stdout.fnmatch_lines(["note: 1 recorded test(s) pool fewer than 3 sessions*"])
+    run("--simperf-add-baseline-session").stdout.fnmatch_lines(["note: 1 recorded test(s)*"])
+    third = run("--simperf-add-baseline-session", "--simperf-json=report.json")
+    assert "pool fewer than 3 sessions" not in third.stdout.str()
+    assert read_json(pytester.path / "report.json")["baselines"]["few_sessions"] == []
+    entry = read_json(pytester.path / "baselines" / "test_mod.json")["tests"]["test_step"]
+    assert len(entry["phases"]["step"]["session_cpu_medians"]) == 3
