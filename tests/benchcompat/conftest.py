@@ -9,8 +9,6 @@ test has a spread to work with. ``fakeclock.CALLS`` counts calls, to prove nothi
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,14 +33,13 @@ def work():
     return 42
 """
 
-# Subprocess runs: plugin loading is what is under test. No cache, no history, and no
-# calibration (it would rescale the injected timings by the machine's momentary speed).
-QUIET = ("-p", "no:cacheprovider", "--simperf-history=off", "--simperf-calibration=off")
+# Runs go through a subprocess (``run(..., subprocess=True)``, quiet defaults from
+# tests/conftest.py): plugin loading is what is under test.
 TIMER = ("--benchmark-timer=fakeclock.clock",)
 
 
 @pytest.fixture
-def bench(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any:
+def bench(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, run: Any) -> Any:
     """Run pytest in a subprocess with the fake clock; ``step`` is one call's fake duration.
 
     ``timer=False`` leaves out ``--benchmark-timer``, which only exists with pytest-benchmark.
@@ -51,17 +48,16 @@ def bench(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     def _run(*args: str, step: float = 0.01, timer: bool = True) -> pytest.RunResult:
         monkeypatch.setenv("FAKE_STEP", repr(step))
-        return pytester.runpytest_subprocess(*QUIET, *(TIMER if timer else ()), *args)
+        return run(*(TIMER if timer else ()), *args, subprocess=True)
 
     return _run
 
 
 @pytest.fixture
-def report(pytester: pytest.Pytester) -> Any:
+def report(pytester: pytest.Pytester, read_json: Any) -> Any:
     """The per-test entries of the JSON report written with ``--simperf-json=report.json``."""
 
     def _read(name: str = "report.json") -> dict[str, dict[str, Any]]:
-        data = json.loads(Path(pytester.path, name).read_text())
-        return {test["nodeid"]: test for test in data["tests"]}
+        return {test["nodeid"]: test for test in read_json(pytester.path / name)["tests"]}
 
     return _read

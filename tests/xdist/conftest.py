@@ -1,10 +1,11 @@
-"""Shared helpers for the pytest-xdist behaviour tests: the same flow in every mode."""
+"""Shared helpers for the pytest-xdist behaviour tests: the same flow in every mode.
+
+``run`` overrides the one in tests/conftest.py; ``read_json`` comes from there.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -38,11 +39,3 @@ def run(pytester: pytest.Pytester, mode: str):
         return pytester.runpytest(*QUIET, *extra, *MODES[mode], *args)
 
     return _run
-
-
-@pytest.fixture
-def read_json():
-    def _read(path: Path) -> dict:
-        return json.loads(Path(path).read_text())
-
-    return _read
