@@ -1,4 +1,4 @@
-"""Helpers shared by every test folder: quiet pytester runs and JSON reports.
+"""Helpers shared by every test folder: quiet pytester runs, JSON reports, no xdist leaks.
 
 A folder's conftest may override a fixture here (tests/xdist runs each flow in several modes).
 """
@@ -6,6 +6,7 @@ A folder's conftest may override a fixture here (tests/xdist runs each flow in s
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,23 @@ QUIET = (
     "--simperf-calibration=off",
     "--simperf-history=off",
 )
+
+
+@pytest.fixture(autouse=True)
+def outside_any_worker(request: pytest.FixtureRequest) -> None:
+    """A pytester run is no xdist worker, even when this suite runs under ``pytest -n``.
+
+    xdist gives its workers ``PYTEST_XDIST_WORKER``, ``PYTEST_XDIST_WORKER_COUNT`` and
+    ``PYTEST_XDIST_TESTRUNUID``; inner runs, in-process or in a subprocess, would inherit them
+    and anything that reads them (pytest-benchmark does, and disables itself) would take a
+    serial inner run for a worker.
+    """
+    if "pytester" not in request.fixturenames:
+        return
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    for name in list(os.environ):
+        if name.startswith("PYTEST_XDIST_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 """Shared helpers for the pytest-xdist behaviour tests: the same flow in every mode.
 
-``run`` overrides the one in tests/conftest.py; ``read_json`` comes from there.
+``run`` overrides the one in tests/conftest.py; ``read_json`` and the guard that keeps this
+suite's own xdist variables out of the inner runs come from there.
 """
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
@@ -19,15 +18,6 @@ MODES = {"serial": (), "n0": ("-n", "0"), "n2": ("-n", "2")}
 def mode(request) -> str:
     """Each flow test runs without xdist, with ``-n 0`` and with ``-n 2``."""
     return request.param
-
-
-@pytest.fixture(autouse=True)
-def outside_any_worker(monkeypatch):
-    """When this suite itself runs under xdist, its workers' variables must not leak into the
-    inner runs (a serial inner run would look like a worker)."""
-    for name in list(os.environ):
-        if name.startswith("PYTEST_XDIST_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture
