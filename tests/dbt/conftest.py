@@ -1,4 +1,5 @@
-"""Shared set-up for the dbt tests: a small synthetic workforce, built once, copied per use."""
+"""Shared set-up for the dbt tests: the shipped project and its models, and a small synthetic
+workforce, built once, copied per use."""
 
 from __future__ import annotations
 
@@ -12,8 +13,33 @@ from pytest_simperf.dbt.runner import DbtProject
 from pytest_simperf.workforce import WorkforceSpec, build_database
 
 SHIPPED_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
+#: The shipped project's models, in build order (seeds are not models).
+MODELS = (
+    "stg_census",
+    "int_baseline_workforce",
+    "int_active_workforce_start",
+    "int_termination_events",
+    "int_promotion_events",
+    "int_merit_events",
+    "int_hiring_events",
+    "fct_yearly_events",
+    "int_workforce_state",
+    "fct_workforce_snapshot",
+)
 SMALL = WorkforceSpec(employees=400, years=3, seed=42, start_year=2025)
 YEARS = SMALL.simulation_years
+
+
+@pytest.fixture(scope="session")
+def shipped_project() -> Path:
+    """The dbt project this repository ships (``dbt_project/``)."""
+    return SHIPPED_PROJECT
+
+
+@pytest.fixture(scope="session")
+def shipped_models() -> tuple[str, ...]:
+    """Names of the shipped project's models, in build order."""
+    return MODELS
 
 
 @pytest.fixture(scope="session")

@@ -6,44 +6,29 @@ imported twice in one process, which pytester's in-process runs would do.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-SHIPPED = Path(__file__).resolve().parents[2] / "dbt_project"
-QUIET = ("-p", "no:cacheprovider", "--simperf-calibration=off", "--simperf-history=off")
-MODELS = (
-    "stg_census",
-    "int_baseline_workforce",
-    "int_active_workforce_start",
-    "int_termination_events",
-    "int_promotion_events",
-    "int_merit_events",
-    "int_hiring_events",
-    "fct_yearly_events",
-    "int_workforce_state",
-    "fct_workforce_snapshot",
-)
 
-
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A pytester dir whose pyproject points simperf_dbt at the shipped project."""
+def use_shipped_project(pytester: pytest.Pytester, shipped: Path, sla: str) -> None:
+    """Point simperf_dbt at the shipped project, with ``sla`` as the component SLA lines."""
     pytester.makepyprojecttoml(
         f"""
         [tool.pytest.ini_options]
-        simperf_dbt_project = "{SHIPPED.as_posix()}"
+        simperf_dbt_project = "{shipped.as_posix()}"
 
         [tool.simperf.sla]
-        fct_workforce_snapshot = 1000
+        {sla}
         """
     )
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, shipped_project: Path) -> pytest.Pytester:
+    """A pytester dir whose pyproject points simperf_dbt at the shipped project."""
+    use_shipped_project(pytester, shipped_project, "fct_workforce_snapshot = 1000")
     return pytester
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(*QUIET, *args)
 
 
 def phases_of(report: dict) -> dict[str, dict]:
@@ -53,7 +38,7 @@ def phases_of(report: dict) -> dict[str, dict]:
     }
 
 
-def test_each_model_and_year_becomes_a_phase(project):
+def test_each_model_and_year_becomes_a_phase(project, run, read_json, shipped_models):
     project.makepyfile(
         """
         import pytest
@@ -67,11 +52,11 @@ def test_each_model_and_year_becomes_a_phase(project):
             assert simperf_dbt.query("select count(*) from census")[0][0] >= 300
         """
     )
-    result = run(project, "--simperf", "--simperf-json=report.json")
+    result = run("--simperf", "--simperf-json=report.json", subprocess=True)
     result.assert_outcomes(passed=1)
-    phases = phases_of(json.loads((project.path / "report.json").read_text()))
+    phases = phases_of(read_json(project.path / "report.json"))
     for year in (2025, 2026):
-        for name in (*MODELS, "dbt_total", "dbt_overhead"):
+        for name in (*shipped_models, "dbt_total", "dbt_overhead"):
             assert f"{name}@{year}" in phases, f"{name}@{year} not recorded"
     # Two rebuilds of 2025 add two samples each to that year's phases.
     assert len(phases["fct_yearly_events@2025"]["samples_s"]) == 3
@@ -80,14 +65,14 @@ def test_each_model_and_year_becomes_a_phase(project):
     assert events["rows"] > 300  # this year's events: a raise for nearly everyone, and more
     assert events["rows_per_s"] > 0
     total, overhead = phases["dbt_total@2026"], phases["dbt_overhead@2026"]
-    model_time = sum(phases[f"{name}@2026"]["median_s"] for name in MODELS)
+    model_time = sum(phases[f"{name}@2026"]["median_s"] for name in shipped_models)
     assert total["median_s"] > model_time
     assert 0 < overhead["median_s"] < total["median_s"]
     assert phases["fct_workforce_snapshot@2026"]["sla_status"] == "WITHIN_SLA"
 
 
-def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
-    before = sorted(p.name for p in SHIPPED.iterdir())
+def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project, run, shipped_project):
+    before = sorted(p.name for p in shipped_project.iterdir())
     project.makepyfile(
         f"""
         import json
@@ -102,7 +87,7 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
             base = tmp_path_factory.getbasetemp()
             assert simperf_dbt.path.is_relative_to(base)
             assert simperf_dbt.project.target_path.is_relative_to(base)
-            assert simperf_dbt.project_dir == Path({str(SHIPPED)!r})
+            assert simperf_dbt.project_dir == Path({str(shipped_project)!r})
             profile = json.loads((simperf_dbt.project.profiles_dir / "profiles.yml").read_text())
             output = profile["simperf_workforce"]["outputs"]["simperf"]
             assert output["settings"] == {{"threads": 2}}  # from --simperf-duckdb-threads
@@ -128,7 +113,7 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
             pass
         """
     )
-    result = run(project, "--simperf-duckdb-threads=2")
+    result = run("--simperf-duckdb-threads=2", subprocess=True)
     result.assert_outcomes(passed=2, errors=2)
     result.stdout.fnmatch_lines(
         [
@@ -136,10 +121,10 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project):
             "*no dbt project at *no/such/dir (from marker*",
         ]
     )
-    assert sorted(p.name for p in SHIPPED.iterdir()) == before  # no target/ or logs/ left
+    assert sorted(p.name for p in shipped_project.iterdir()) == before  # no target/ or logs/ left
 
 
-def test_phases_from_xdist_workers_reach_one_report(project):
+def test_phases_from_xdist_workers_reach_one_report(project, run, read_json, shipped_models):
     project.makepyfile(
         """
         import pytest
@@ -150,25 +135,17 @@ def test_phases_from_xdist_workers_reach_one_report(project):
             simperf_dbt.run_years(vars={"random_seed": seed})
         """
     )
-    result = run(project, "-n", "2", "--simperf", "--simperf-json=report.json")
+    result = run("-n", "2", "--simperf", "--simperf-json=report.json", subprocess=True)
     result.assert_outcomes(passed=2)
-    report = json.loads((project.path / "report.json").read_text())
+    report = read_json(project.path / "report.json")
     assert len(report["tests"]) == 2
     for test in report["tests"]:
         names = {p["name"] for p in test["phases"] if p["year"] == 2025}
-        assert {*MODELS, "dbt_total", "dbt_overhead"} <= names
+        assert {*shipped_models, "dbt_total", "dbt_overhead"} <= names
 
 
-def test_per_model_sla_from_configuration_fails_the_test(project):
-    project.makepyprojecttoml(
-        f"""
-        [tool.pytest.ini_options]
-        simperf_dbt_project = "{SHIPPED.as_posix()}"
-
-        [tool.simperf.sla]
-        fct_yearly_events = 0.000001
-        """
-    )
+def test_per_model_sla_from_configuration_fails_the_test(project, run, read_json, shipped_project):
+    use_shipped_project(project, shipped_project, "fct_yearly_events = 0.000001")
     project.makepyfile(
         """
         import pytest
@@ -178,16 +155,16 @@ def test_per_model_sla_from_configuration_fails_the_test(project):
             simperf_dbt.run_years()
         """
     )
-    result = run(project, "--simperf", "--simperf-json=report.json")
+    result = run("--simperf", "--simperf-json=report.json", subprocess=True)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*fct_yearly_events*"])
-    phases = phases_of(json.loads((project.path / "report.json").read_text()))
+    phases = phases_of(read_json(project.path / "report.json"))
     assert phases["fct_yearly_events@2025"]["sla_status"] == "SLA_BREACH"
     assert phases["fct_yearly_events@2025"]["sla_seconds"] == pytest.approx(0.000001)
     assert phases["int_workforce_state@2025"]["sla_status"] is None
 
 
-def test_failing_model_fails_the_test_and_keeps_the_baseline(project):
+def test_failing_model_fails_the_test_and_keeps_the_baseline(project, run):
     test_file = """
         import pytest
 
@@ -197,7 +174,7 @@ def test_failing_model_fails_the_test_and_keeps_the_baseline(project):
             simperf_dbt.run_years()
         """
     project.makepyfile(test_pipeline=test_file.replace("VARS", "{}"))
-    run(project, "--simperf-update-baseline").assert_outcomes(passed=1)
+    run("--simperf-update-baseline", subprocess=True).assert_outcomes(passed=1)
     (baseline,) = (project.path / "baselines").rglob("*.json")
     recorded = baseline.read_bytes()
     assert b"fct_yearly_events@2025" in recorded
@@ -205,7 +182,7 @@ def test_failing_model_fails_the_test_and_keeps_the_baseline(project):
     project.makepyfile(
         test_pipeline=test_file.replace("VARS", '{"target_growth_rate": "no_such_column"}')
     )
-    result = run(project, "--simperf-update-baseline")
+    result = run("--simperf-update-baseline", subprocess=True)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -217,7 +194,7 @@ def test_failing_model_fails_the_test_and_keeps_the_baseline(project):
     assert baseline.read_bytes() == recorded
 
 
-def test_gate_classes_a_quadratic_model_as_a_major_regression(project):
+def test_gate_classes_a_quadratic_model_as_a_major_regression(project, run, read_json):
     """The pathological fct_yearly_events (same rows, quadratic cost) against the baseline of
     the standard one, recorded minutes earlier on this machine."""
     test_file = """
@@ -230,12 +207,12 @@ def test_gate_classes_a_quadratic_model_as_a_major_regression(project):
             simperf_dbt.rebuild_year(2026, rounds=5, select="fct_yearly_events")
         """
     project.makepyfile(test_pipeline=test_file.replace("STRATEGY", "standard"))
-    run(project, "--simperf-update-baseline").assert_outcomes(passed=1)
+    run("--simperf-update-baseline", subprocess=True).assert_outcomes(passed=1)
 
     project.makepyfile(test_pipeline=test_file.replace("STRATEGY", "pathological"))
-    result = run(project, "--simperf", "--simperf-json=report.json")
+    result = run("--simperf", "--simperf-json=report.json", subprocess=True)
     result.assert_outcomes(failed=1)
-    phases = phases_of(json.loads((project.path / "report.json").read_text()))
+    phases = phases_of(read_json(project.path / "report.json"))
     events = phases["fct_yearly_events@2026"]
     assert events["severity"] in ("MAJOR", "CRITICAL"), events["why"]
     assert events["change_pct"] > 50
