@@ -353,8 +353,42 @@ def load_pyproject_slas(path: Path) -> dict[str, ComponentSla]:
     return slas
 
 
+class OptionValues:
+    """Every option and ini value, validated, before the ``Settings`` are built.
+
+    Reading them is cheap and happens at every pytest start, so a bad value is a usage error at
+    once. Building ``Settings`` needs the default ``Thresholds`` (``stats``), which a run without
+    ``--simperf`` and without a performance test never needs: the plugin builds them on demand.
+    Thresholds given as options or ini values are parsed here (imports ``stats``), so their errors
+    are not delayed either. (A plain class: defining a dataclass costs time at every start too.)
+    """
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.fields = fields
+
+    @property
+    def enabled(self) -> bool:
+        """``--simperf``, its ini twin, or a baseline update: perf tests run this session."""
+        return bool(self.fields["enabled"])
+
+    def settings(self) -> Settings:
+        fields = dict(self.fields)
+        if fields.get("thresholds") is None:
+            fields["thresholds"] = _thresholds(None, "")
+        if fields.get("memory_thresholds") is None:
+            fields["memory_thresholds"] = _thresholds(DEFAULT_MEMORY_THRESHOLDS, "default")
+        return Settings(**fields)
+
+
 def resolve_settings(config: _Config) -> Settings:
     """Turn options and ini values into a validated ``Settings`` (raises ``UsageError``)."""
+    return read_options(config).settings()
+
+
+def read_options(config: _Config) -> OptionValues:
+    """Validate options and ini values (raises ``UsageError``) without building ``Settings``."""
     getters: dict[str, Callable[[], tuple[Any, str]]] = {
         name: functools.partial(_pick, config, name) for name, _, _ in _INI
     }
@@ -371,12 +405,10 @@ def resolve_settings(config: _Config) -> Settings:
     fail_on = parse_fail_on(value, source) if value is not None else "MINOR"
 
     value, source = getters["simperf_thresholds"]()
-    thresholds = Thresholds.parse(str(value), source=source) if value else Thresholds()
+    thresholds = _thresholds(str(value), source) if value else None
 
     value, source = getters["simperf_memory_thresholds"]()
-    memory_thresholds = Thresholds.parse(
-        str(value) if value else DEFAULT_MEMORY_THRESHOLDS, source=source
-    )
+    memory_thresholds = _thresholds(str(value), source) if value else None
 
     def _path(name: str) -> Path | None:
         raw, _ = getters[name]()
@@ -409,23 +441,24 @@ def resolve_settings(config: _Config) -> Settings:
             name, sla = _parse_sla_line(line.strip(), "ini option simperf_sla")
             slas[name] = sla
 
-    return Settings(
-        enabled=enabled,
-        update_baseline=update,
-        add_session=add_session,
-        baseline_dir=baseline_dir,
-        fail_on=fail_on,
-        thresholds=thresholds,
-        memory_thresholds=memory_thresholds,
-        json_path=_path("simperf_json"),
-        markdown_path=_path("simperf_markdown"),
-        history_path=history_path,
-        rounds=rounds,
-        warmup=warmup,
-        quick=quick,
-        confirm=not quick,
-        duckdb_threads=threads,
-        growth_pct=growth_pct,
-        calibrate=calibrate,
-        component_slas=slas,
-    )
+    fields: dict[str, Any] = {
+        "enabled": enabled,
+        "update_baseline": update,
+        "add_session": add_session,
+        "baseline_dir": baseline_dir,
+        "fail_on": fail_on,
+        "thresholds": thresholds,
+        "memory_thresholds": memory_thresholds,
+        "json_path": _path("simperf_json"),
+        "markdown_path": _path("simperf_markdown"),
+        "history_path": history_path,
+        "rounds": rounds,
+        "warmup": warmup,
+        "quick": quick,
+        "confirm": not quick,
+        "duckdb_threads": threads,
+        "growth_pct": growth_pct,
+        "calibrate": calibrate,
+        "component_slas": slas,
+    }
+    return OptionValues(fields)
