@@ -2,7 +2,9 @@
 
 Parsing is separate from pytest so that every rule (negative seconds, unknown keyword, warning
 outside (0, 1]) has a plain unit test; the plugin calls these at collection and turns a
-``UsageError`` into an error naming the test.
+``UsageError`` into an error naming the test. The plugin imports this module only when a test
+carries one of these markers (the signatures pytest lists live in the plugin), and ``stats`` only
+to parse thresholds.
 """
 
 from __future__ import annotations
@@ -10,23 +12,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_simperf.errors import UsageError
 from pytest_simperf.options import ComponentSla, Settings, parse_fail_on
-from pytest_simperf.stats import Thresholds
 
-SLA_SIGNATURE = (
-    "sla(seconds=None, memory_mb=None, rows_per_second=None, warning=0.8, phase=None): "
-    "performance limits for this test's measured regions (or only for the phase named by "
-    "phase=). Past `warning` of a limit is SLA_WARNING; past the limit is SLA_BREACH, which "
-    "fails the test. Marks the test as a performance test (run with --simperf)."
-)
-SIMPERF_SIGNATURE = (
-    "simperf(thresholds=None, memory_thresholds=None, fail_on=None, rounds=None, warmup=None): "
-    "per-test overrides of the regression thresholds (percent, e.g. (10, 20, 40)), the class "
-    "that fails, and measure() rounds. Marks the test as a performance test."
-)
+if TYPE_CHECKING:
+    from pytest_simperf.stats import Thresholds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +106,8 @@ def parse_sla(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -> Sla
 
 
 def _thresholds(value: Any, what: str) -> Thresholds:
+    from pytest_simperf.stats import Thresholds
+
     if isinstance(value, str):
         return Thresholds.parse(value, source=what)
     if isinstance(value, Sequence) and len(value) == 3:

@@ -1,7 +1,13 @@
 """pytest hooks for pytest-simperf. Thin on purpose: logic lives in modules without pytest.
 
 Importing this module is cheap (no duckdb, no dbt): ``pytest --help`` in a project that never
-runs a performance test should not pay for them.
+runs a performance test should not pay for them. Nor should a plain ``pytest`` run: every pytest
+start reads and validates the options, but the ``Settings`` are built on demand
+(``simperf_settings``), and the session — which imports the verdict, baseline, calibration and
+measuring machinery — only when ``--simperf`` (or a baseline update) is on, or when something
+asks for it (``simperf_session``: the ``simperf``, ``duckdb_con`` and ``simperf_workforce``
+fixtures). Skipping perf tests without ``--simperf`` needs neither, unless a ``simperf`` marker's
+arguments must be checked against the settings.
 """
 
 from __future__ import annotations
@@ -9,21 +15,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_simperf.errors import SimperfError, UsageError
-from pytest_simperf.markers import (
-    SIMPERF_SIGNATURE,
-    SLA_SIGNATURE,
-    SlaMarker,
-    TestOptions,
-    default_test_options,
-    parse_simperf,
-    parse_sla,
-)
-from pytest_simperf.options import add_options, resolve_settings
+from pytest_simperf.options import OptionValues, Settings, add_options, read_options
+
+if TYPE_CHECKING:
+    from pytest_simperf.markers import SlaMarker, TestOptions
+    from pytest_simperf.session import SimperfSession
 
 # Feature plugins: each owns its hooks, options and fixtures.
 pytest_plugins: list[str] = [
@@ -33,6 +34,19 @@ pytest_plugins: list[str] = [
     "pytest_simperf.scaling_plugin",
 ]
 
+# Marker help for ``pytest --markers``; the parsing (``markers``) is imported only for a test that
+# carries one of these markers.
+SLA_SIGNATURE = (
+    "sla(seconds=None, memory_mb=None, rows_per_second=None, warning=0.8, phase=None): "
+    "performance limits for this test's measured regions (or only for the phase named by "
+    "phase=). Past `warning` of a limit is SLA_WARNING; past the limit is SLA_BREACH, which "
+    "fails the test. Marks the test as a performance test (run with --simperf)."
+)
+SIMPERF_SIGNATURE = (
+    "simperf(thresholds=None, memory_thresholds=None, fail_on=None, rounds=None, warmup=None): "
+    "per-test overrides of the regression thresholds (percent, e.g. (10, 20, 40)), the class "
+    "that fails, and measure() rounds. Marks the test as a performance test."
+)
 SKIP_REASON = (
     "performance test: skipped without --simperf (run `pytest --simperf` to measure it and "
     "compare with baselines)"
@@ -51,6 +65,8 @@ class ItemSpec:
 
 
 SESSION_KEY: pytest.StashKey[Any] = pytest.StashKey()
+OPTIONS_KEY = pytest.StashKey[OptionValues]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
 SPEC_KEY = pytest.StashKey[ItemSpec]()
 RESULT_KEY = pytest.StashKey[Any]()
 REPORT_KEY = pytest.StashKey[dict[str, Any]]()
@@ -64,19 +80,51 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", SLA_SIGNATURE)
     config.addinivalue_line("markers", SIMPERF_SIGNATURE)
     try:
-        settings = resolve_settings(config)
+        values = read_options(config)
     except UsageError as exc:
         raise pytest.UsageError(f"pytest-simperf: {exc}") from None
-    from pytest_simperf.session import SimperfSession
-
-    worker = getattr(config, "workerinput", None)
-    session = SimperfSession(
-        settings, config.rootpath, worker_id=None if worker is None else worker["workerid"]
-    )
-    config.stash[SESSION_KEY] = session
+    config.stash[OPTIONS_KEY] = values
+    if not values.enabled:
+        # Nothing is measured: no session, no outcome or xdist bookkeeping (they only feed the
+        # end-of-session report, which is not made). ``simperf_session`` creates one on demand.
+        return
+    session = simperf_session(config)
     config.pluginmanager.register(OutcomeHooks(session), "simperf-outcomes")
-    if config.pluginmanager.hasplugin("xdist") and worker is None:
+    if config.pluginmanager.hasplugin("xdist") and getattr(config, "workerinput", None) is None:
         config.pluginmanager.register(XdistHooks(session), "simperf-xdist")
+
+
+def simperf_enabled(config: pytest.Config) -> bool:
+    """Do perf tests run in this session (``--simperf``, its ini twin, a baseline update)?"""
+    values = config.stash.get(OPTIONS_KEY, None)
+    return values is not None and values.enabled
+
+
+def simperf_settings(config: pytest.Config) -> Settings:
+    """This session's settings, built on first use (building them imports ``stats``)."""
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        settings = config.stash[OPTIONS_KEY].settings()
+        config.stash[SETTINGS_KEY] = settings
+    return settings
+
+
+def simperf_session(config: pytest.Config) -> SimperfSession:
+    """This process's session, created on first use: at configure time under ``--simperf``,
+    otherwise by whatever needs it (a fixture preparing a DuckDB connection). Feature plugins
+    call this rather than ``session.get_session``, which only finds an existing session."""
+    session: SimperfSession | None = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        from pytest_simperf.session import SimperfSession
+
+        worker = getattr(config, "workerinput", None)
+        session = SimperfSession(
+            simperf_settings(config),
+            config.rootpath,
+            worker_id=None if worker is None else worker["workerid"],
+        )
+        config.stash[SESSION_KEY] = session
+    return session
 
 
 class OutcomeHooks:
@@ -126,40 +174,58 @@ class XdistHooks:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Parse markers (errors name the test), note every test, skip perf tests without --simperf."""
-    from pytest_simperf.session import get_session
+    """Parse markers (errors name the test), skip perf tests without --simperf, and under
+    --simperf note every test (a baseline entry whose test is gone is reported stale).
 
-    session = get_session(config)
-    settings = session.settings
+    Without --simperf only the markers are checked and no ``ItemSpec`` is stored: nothing reads
+    one when nothing is measured.
+    """
+    enabled = simperf_enabled(config)
     errors: list[str] = []
     perf: list[str] = []
     for item in items:
         try:
-            spec = _item_spec(item, settings)
+            if enabled:
+                spec = _item_spec(item, simperf_settings(config))
+                item.stash[SPEC_KEY] = spec
+                is_perf = spec.is_perf
+            else:
+                is_perf = _check_markers(item, config)
         except UsageError as exc:
             errors.append(str(exc))
             continue
-        item.stash[SPEC_KEY] = spec
-        if spec.is_perf:
+        if is_perf:
             perf.append(item.nodeid)
-            if not settings.enabled:
+            if not enabled:
                 item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
     if errors:
         raise pytest.UsageError("pytest-simperf: invalid marker\n  " + "\n  ".join(errors))
-    session.note_collected((item.nodeid for item in items), perf=perf)
+    if enabled:
+        simperf_session(config).note_collected((item.nodeid for item in items), perf=perf)
 
 
-def _item_spec(item: pytest.Item, settings: Any) -> ItemSpec:
-    where = item.nodeid
-    slas = tuple(parse_sla(m.args, m.kwargs, where) for m in item.iter_markers("sla"))
-    simperf_marks = list(item.iter_markers("simperf"))
+def _perf_marks(item: pytest.Item) -> tuple[tuple[SlaMarker, ...], list[pytest.Mark], bool]:
+    """The test's parsed ``sla`` markers, its ``simperf`` markers, and whether it uses the
+    ``simperf`` fixture: any of them makes it a perf test."""
+    slas: tuple[SlaMarker, ...] = ()
+    sla_marks = list(item.iter_markers("sla"))
+    if sla_marks:
+        from pytest_simperf.markers import parse_sla
+
+        slas = tuple(parse_sla(m.args, m.kwargs, item.nodeid) for m in sla_marks)
+    fixturenames = set(getattr(item, "fixturenames", ()))
+    return slas, list(item.iter_markers("simperf")), bool(fixturenames & PERF_FIXTURES)
+
+
+def _item_spec(item: pytest.Item, settings: Settings) -> ItemSpec:
+    from pytest_simperf.markers import default_test_options, parse_simperf
+
+    slas, simperf_marks, uses_fixture = _perf_marks(item)
     options = (
-        parse_simperf(simperf_marks[0].args, simperf_marks[0].kwargs, where, settings)
+        parse_simperf(simperf_marks[0].args, simperf_marks[0].kwargs, item.nodeid, settings)
         if simperf_marks
         else default_test_options(settings)
     )
-    fixturenames = set(getattr(item, "fixturenames", ()))
-    uses_fixture = bool(fixturenames & PERF_FIXTURES)
     return ItemSpec(
         is_perf=bool(slas or simperf_marks or uses_fixture),
         uses_fixture=uses_fixture,
@@ -168,15 +234,27 @@ def _item_spec(item: pytest.Item, settings: Any) -> ItemSpec:
     )
 
 
+def _check_markers(item: pytest.Item, config: pytest.Config) -> bool:
+    """Without --simperf: validate the test's markers as ``_item_spec`` would; is it a perf
+    test? Settings are built only when a ``simperf`` marker has to be checked against them."""
+    slas, simperf_marks, uses_fixture = _perf_marks(item)
+    if simperf_marks:
+        from pytest_simperf.markers import parse_simperf
+
+        mark = simperf_marks[0]
+        parse_simperf(mark.args, mark.kwargs, item.nodeid, simperf_settings(config))
+    return bool(slas or simperf_marks or uses_fixture)
+
+
 @pytest.fixture
 def simperf(request: pytest.FixtureRequest) -> Any:
     """Measure regions of a performance test: ``measure(fn)``, ``phase(name, year=)``,
     ``track(con)``, ``record(name, samples_s=)``. Tests using it are skipped without --simperf."""
     from pytest_simperf.fixtures import Simperf
-    from pytest_simperf.session import get_session
+    from pytest_simperf.markers import default_test_options
 
     spec = request.node.stash.get(SPEC_KEY, None)
-    session = get_session(request.config)
+    session = simperf_session(request.config)
     options = spec.options if spec is not None else default_test_options(session.settings)
     return Simperf(session.context_for(request.node.nodeid, options))
 
@@ -188,6 +266,7 @@ def duckdb_con(request: pytest.FixtureRequest) -> Generator[Any, None, None]:
 
     from pytest_simperf.fixtures import prepare_connection
 
+    simperf_session(request.config)  # prepare_connection looks it up; it may not exist yet
     raw = duckdb.connect(":memory:")
     try:
         yield prepare_connection(request, raw)
@@ -198,11 +277,9 @@ def duckdb_con(request: pytest.FixtureRequest) -> Generator[Any, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     spec = item.stash.get(SPEC_KEY, None)
-    from pytest_simperf.session import get_session
-
-    session = get_session(item.config)
-    if spec is None or not spec.is_perf or not session.settings.enabled:
+    if spec is None or not spec.is_perf or not simperf_enabled(item.config):
         return (yield)
+    session = simperf_session(item.config)
     from pytest_simperf.results import PhaseRecord
 
     try:
@@ -275,22 +352,18 @@ def pytest_runtest_makereport(
         report.outcome = "failed"
         report.longrepr = "pytest-simperf:\n" + "\n".join(f"  {f}" for f in judged.failures)
     if getattr(item.config, "workerinput", None) is not None:
-        from pytest_simperf.session import get_session
-
         # xdist serialises report attributes: the controller merges this in XdistHooks.
         report.simperf_payload = json.dumps(  # type: ignore[attr-defined]
-            get_session(item.config).test_payload(item.nodeid)
+            simperf_session(item.config).test_payload(item.nodeid)
         )
     return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from pytest_simperf.session import get_session
-
     config = session.config
-    simperf = get_session(config)
-    if not simperf.settings.enabled:
+    if not simperf_enabled(config):
         return
+    simperf = simperf_session(config)
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["simperf"] = json.dumps(simperf.worker_payload())

@@ -14,6 +14,10 @@ reordered the tests) the last instance carries a ``deferred`` note instead, and 
 fitted once, after the test loop, from the merged reports on the controller (or the single
 process). The verdict then lands in the run report, the summary and the exit status; pytest's
 own line for that instance, final before the group was complete, stays as it was.
+
+The gate (``scaling_gate`` → ``scaling``, ``verdict``) is imported only when a ``scaling`` test is
+collected: this module is loaded at every pytest start. The marker's signature is therefore kept
+here too (a test checks it matches ``scaling_gate.SCALING_SIGNATURE``).
 """
 
 from __future__ import annotations
@@ -22,20 +26,26 @@ import dataclasses
 import json
 import re
 from collections.abc import Generator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_simperf.errors import SimperfError, UsageError
-from pytest_simperf.scaling_gate import (
-    SCALING_SIGNATURE,
-    GroupVerdict,
-    ScalingSpec,
-    judge_group,
-    parse_scaling,
-    section,
-)
+from pytest_simperf.plugin import simperf_enabled, simperf_session
 
+if TYPE_CHECKING:
+    from pytest_simperf.scaling_gate import GroupVerdict, ScalingSpec
+    from pytest_simperf.session import SimperfSession
+
+#: Same text as ``scaling_gate.SCALING_SIGNATURE`` (importing that module costs ~15 ms).
+SCALING_SIGNATURE = (
+    "scaling(employees, metric='auto', max_class=None, exponent_margin=0.25): run the test "
+    "once per size (counts or scale names, at least 3; the simperf_workforce fixture gets that "
+    "size), fit how its cost grows and gate on the growth class and exponent stored in the "
+    "baseline. metric: 'auto' (DuckDB's exact counters when recorded, else time), 'time', "
+    "'rows_scanned', 'intermediate_rows', or a list. max_class fails the test outright when it "
+    "grows faster (e.g. 'linear'). Marks the test as a performance test."
+)
 SIZE_FIXTURE = "simperf_scaling_size"
 WORKFORCE_FIXTURE = "simperf_workforce"
 REPORT_KEY = "scaling"
@@ -73,6 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _spec(marker: pytest.Mark, where: str) -> ScalingSpec:
+    from pytest_simperf.scaling_gate import parse_scaling
+
     try:
         return parse_scaling(marker.args, marker.kwargs, where)
     except UsageError as exc:
@@ -166,10 +178,15 @@ def simperf_scaling_size(request: pytest.FixtureRequest) -> int:
 
 
 def _judge(
-    simperf: Any, spec: ScalingSpec, group: str, instances: list[tuple[int, str]], anchor: str
+    simperf: SimperfSession,
+    spec: ScalingSpec,
+    group: str,
+    instances: list[tuple[int, str]],
+    anchor: str,
 ) -> GroupVerdict:
     """Fit a group from the session's reports and judge it against the anchor's baseline."""
     from pytest_simperf.baseline import module_key
+    from pytest_simperf.scaling_gate import judge_group
 
     settings = simperf.settings
     stored = None
@@ -193,7 +210,7 @@ def _judge(
     )
 
 
-def _attach(simperf: Any, nodeid: str, verdict: GroupVerdict) -> None:
+def _attach(simperf: SimperfSession, nodeid: str, verdict: GroupVerdict) -> None:
     simperf.attach_extra(
         nodeid,
         REPORT_KEY,
@@ -222,17 +239,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     instance = item.stash.get(INSTANCE_KEY, None)
     if instance is None:
         return (yield)
-    from pytest_simperf.session import get_session
-
-    simperf = get_session(item.config)
     state = item.config.stash[STATE_KEY]
     try:
         result = yield
     finally:
         state.done.add(item.nodeid)
     anchor = state.anchor(instance.group)
-    if not simperf.settings.enabled or item.nodeid != anchor.nodeid:
+    if not simperf_enabled(item.config) or item.nodeid != anchor.nodeid:
         return result
+    simperf = simperf_session(item.config)
     if item.nodeid not in simperf.tests:
         return result  # measured nothing: the core has no report to attach to
     members = sorted(state.groups[instance.group], key=lambda inst: inst.size)
@@ -261,10 +276,12 @@ def pytest_runtest_makereport(
     report = yield
     if call.when != "call" or item.stash.get(INSTANCE_KEY, None) is None:
         return report
-    from pytest_simperf.session import get_session
-
-    data = get_session(item.config).tests.get(item.nodeid, {}).get(REPORT_KEY)
+    if not simperf_enabled(item.config):
+        return report
+    data = simperf_session(item.config).tests.get(item.nodeid, {}).get(REPORT_KEY)
     if isinstance(data, Mapping):
+        from pytest_simperf.scaling_gate import section
+
         report.sections.append(("simperf scaling", section(data)))
     return report
 
@@ -274,13 +291,11 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     """After every test (and, on an xdist controller, every worker): judge deferred groups."""
     result = yield
     config = session.config
-    if getattr(config, "workerinput", None) is not None:
+    if getattr(config, "workerinput", None) is not None or not simperf_enabled(config):
         return result
-    from pytest_simperf.session import get_session
+    from pytest_simperf.scaling_gate import ScalingSpec
 
-    simperf = get_session(config)
-    if not simperf.settings.enabled:
-        return result
+    simperf = simperf_session(config)
     state = config.stash[STATE_KEY]
     for nodeid, report in sorted(simperf.tests.items()):
         data = report.get(REPORT_KEY)

@@ -15,6 +15,9 @@ as the body returns, before fixture teardown. So the rounds are read by a
 ``pytest_runtest_call`` wrapper running *inside* the core's (``trylast``): between the body and
 the verdict. A second wrapper *outside* it (``tryfirst``) adds the ``benchmark`` note to the
 judged report. Nothing is re-run: the samples are the rounds pytest-benchmark already timed.
+
+``convert`` (and the session) are imported inside the hooks, under ``--simperf`` only: with
+pytest-benchmark installed these hooks are registered at every pytest start.
 """
 
 from __future__ import annotations
@@ -25,9 +28,8 @@ from typing import Any
 
 import pytest
 
-from pytest_simperf.benchcompat.convert import phase_name, reduce_samples
 from pytest_simperf.errors import SimperfWarning
-from pytest_simperf.plugin import SPEC_KEY
+from pytest_simperf.plugin import SPEC_KEY, simperf_enabled, simperf_session
 
 #: Names pytest-benchmark is registered under: its entry point, or ``-p pytest_benchmark.plugin``.
 BENCHMARK_PLUGINS = ("benchmark", "pytest_benchmark.plugin")
@@ -68,11 +70,9 @@ class BenchmarkHooks:
         ``SPEC_KEY`` and skipped perf tests without ``--simperf``. ``uses_fixture`` tells the
         core not to time the whole call: pytest-benchmark's calibration is not the work.
         """
-        from pytest_simperf.session import get_session
-
-        session = get_session(config)
-        if not session.settings.enabled:
+        if not simperf_enabled(config):
             return
+        session = simperf_session(config)
         measured: list[str] = []
         for item in items:
             spec = item.stash.get(SPEC_KEY, None)
@@ -88,9 +88,9 @@ class BenchmarkHooks:
         """Record the rounds pytest-benchmark timed, before the core's wrapper judges them."""
         if not item.stash.get(_MEASURED, False):
             return (yield)
-        from pytest_simperf.session import get_session
+        from pytest_simperf.benchcompat.convert import phase_name, reduce_samples
 
-        session = get_session(item.config)
+        session = simperf_session(item.config)
         with session.memory.region() as region:
             result = yield
         fixture = getattr(item, "funcargs", {}).get(FIXTURE)
@@ -146,9 +146,7 @@ class BenchmarkHooks:
         result = yield
         note = item.stash.get(_NOTE, None)
         if note is not None:
-            from pytest_simperf.session import get_session
-
-            session = get_session(item.config)
+            session = simperf_session(item.config)
             if item.nodeid in session.tests:
                 session.attach_extra(item.nodeid, REPORT_NAME, report_data=note)
         return result

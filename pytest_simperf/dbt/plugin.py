@@ -12,7 +12,8 @@ simulation year, plus ``dbt_total`` (the invocation timed as a ``simperf`` phase
 peak memory of this process, which is where dbt runs) and ``dbt_overhead`` (wall time minus
 time inside nodes). Baselines, SLAs and verdicts then apply per model and per year.
 
-Importing this module imports neither dbt nor duckdb.
+Importing this module imports neither dbt nor duckdb. It is loaded at every pytest start, so it
+leaves ``runner`` to the fixture too (``pytest_simperf/dbt/__init__.py`` still imports it).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from pytest_simperf.dbt.runner import DbtInvocation, DbtProject
 from pytest_simperf.errors import UsageError
+
+if TYPE_CHECKING:
+    from pytest_simperf.dbt.runner import DbtInvocation, DbtProject
 
 MARKER = "simperf_dbt"
 MARKER_SIGNATURE = (
@@ -243,9 +246,9 @@ def resolve_census(config: pytest.Config, value: Any) -> str:
 def duckdb_threads(config: pytest.Config) -> int | None:
     """DuckDB threads for dbt's connection: the session's setting (``None`` = DuckDB's own)."""
     try:
-        from pytest_simperf.session import get_session
+        from pytest_simperf.plugin import simperf_settings
 
-        return get_session(config).settings.duckdb_threads
+        return simperf_settings(config).duckdb_threads
     except (ImportError, AttributeError, KeyError):
         return 1  # core settings unavailable (plugin disabled): pin to one thread
 
@@ -273,6 +276,8 @@ def simperf_dbt(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> SimperfDbt:
     """A dbt-duckdb project bound to this test's workforce; see ``SimperfDbt``."""
+    from pytest_simperf.dbt.runner import DbtProject
+
     options = _marker_options(request.node)
     config = request.config
     project_dir = resolve_project_dir(config, options.get("project"))

@@ -1,7 +1,10 @@
 """pytest glue for synthetic workforces: the ``workforce`` marker, ``--simperf-scale`` and the
 ``simperf_workforce`` fixture.
 
-Imports neither duckdb nor the builders at module level, so ``pytest --help`` stays instant.
+Imports neither duckdb nor the builders at module level, so ``pytest --help`` stays instant: only
+``spec``, which the option's help, the marker's signature and the start-up check of
+``simperf_scale`` need; the cache (and through it the builders) is left to the fixture.
+(``pytest_simperf/workforce/__init__.py`` still imports them all.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_simperf.errors import UsageError
-from pytest_simperf.workforce.cache import WorkforceCache
 from pytest_simperf.workforce.spec import (
     SCALES,
     WorkforceSpec,
@@ -25,6 +27,7 @@ from pytest_simperf.workforce.spec import (
 )
 
 if TYPE_CHECKING:
+    from pytest_simperf.workforce.cache import WorkforceCache
     from pytest_simperf.workforce.handle import Workforce
 
 WORKFORCE_SIGNATURE = (
@@ -35,7 +38,7 @@ WORKFORCE_SIGNATURE = (
 DEFAULT_SCALE = "small"
 
 _DEFAULT_EMPLOYEES = pytest.StashKey[int]()
-_CACHE = pytest.StashKey[WorkforceCache]()
+_CACHE: pytest.StashKey[WorkforceCache] = pytest.StashKey()
 _SPEC = pytest.StashKey[WorkforceSpec]()
 
 
@@ -107,6 +110,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _cache(config: pytest.Config, factory: pytest.TempPathFactory) -> WorkforceCache:
     cache = config.stash.get(_CACHE, None)
     if cache is None:
+        from pytest_simperf.workforce.cache import WorkforceCache
+
         base = factory.getbasetemp()
         # xdist workers each have basetemp/popen-gwN; their parent is shared by the session.
         # Asked of the config, not of PYTEST_XDIST_WORKER: that variable is inherited by any
@@ -127,6 +132,7 @@ def simperf_workforce(
     Built once per session (and once across xdist workers), copied per test, deleted after it.
     """
     from pytest_simperf.fixtures import prepare_connection
+    from pytest_simperf.plugin import simperf_session
 
     item = request.node
     assert isinstance(item, pytest.Item)
@@ -138,6 +144,7 @@ def simperf_workforce(
         pytest.fail(f"{item.nodeid}: simperf_workforce: {exc}", pytrace=False)
     raw = workforce.con
     try:
+        simperf_session(request.config)  # prepare_connection looks it up; it may not exist yet
         workforce.con = prepare_connection(request, raw)
         yield workforce
     finally:
