@@ -466,7 +466,13 @@ def main() -> int:
     started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     load_start = load()
     t_start = time.perf_counter()
-    print(f"bench_plugin_overhead ({'quick' if args.quick else 'full'}), load average {load_start}")
+    # Without bytecode caching every pytest start compiles our modules (and pytest re-rewrites the
+    # plugin modules): the start-up cost depends on it, so it is recorded with the figures.
+    no_pyc = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+    print(
+        f"bench_plugin_overhead ({'quick' if args.quick else 'full'}), load average {load_start}"
+        f", PYTHONDONTWRITEBYTECODE {'set' if no_pyc else 'unset'}"
+    )
 
     imports = import_cost(reps=5 if args.quick else 15)
     print(f"  import done, load average {load()}", flush=True)
@@ -529,6 +535,7 @@ def main() -> int:
         "load_average_start": load_start,
         "load_average_end": load(),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "python_dont_write_bytecode": no_pyc,
         "git": git_state(),
         "suite": suite,
         "per_test": {"query_rows": rows, "scenarios": per_test, "calibration": calibration},
