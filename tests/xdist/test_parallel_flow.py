@@ -72,7 +72,8 @@ SHIFT = os.environ.get("SIMPERF_SHIFT") == "1"
 @pytest.mark.parametrize("name", list(FACTORS))
 def test_step(simperf, name):
     factor = FACTORS[name] if SHIFT else 1.0
-    simperf.record("step", samples_s=[s * factor for s in BASE], rows_scanned=100)
+    samples = [s * factor for s in BASE]
+    simperf.record("step", samples_s=samples, cpu_s=samples, rows_scanned=100)  # CPU-bound
 
 
 def test_not_perf():
