@@ -203,6 +203,7 @@ class Outcome:
     tests: list[dict[str, Any]] = field(default_factory=list)
     call_s: float = 0.0
     error: str | None = None
+    calibration: dict[str, Any] | None = None
 
 
 def prepare(workdir: Path) -> None:
@@ -250,6 +251,7 @@ def run_session(
         out.error = (proc.stdout + proc.stderr)[-3000:]
         return out
     data = json.loads(report.read_text(encoding="utf-8"))
+    out.calibration = data["run"].get("calibration")
     baseline = (baselines or {}).get(spec.baseline_dir)
     for test in data["tests"]:
         name = test["nodeid"].split("::")[-1]
@@ -690,7 +692,11 @@ def main() -> int:
         f"{cost['call_ratio_defaults_vs_plain']:.2f}), quick ÷ plain ×"
         f"{cost['wall_ratio_quick_vs_plain']:.2f} (calls ×{cost['call_ratio_quick_vs_plain']:.2f})"
     )
+    errors = sum(1 for o in outcomes if o.error)
+    if errors:
+        print(f"\n{errors} session(s) ended in an error (see 'errors' per group): figures void")
     targets = {
+        "no_session_errors": errors == 0,
         "false_alarms_zero": defaults["failing_tests"] == 0,
         "flagged_at_30pct_or_more_ge_95pct": all(
             summary[g]["flagged_tests"] >= 0.95 for g in ("x1.3", "x1.6", "x2.0", "plan")
@@ -732,6 +738,8 @@ def main() -> int:
                 "wall_s": round(o.wall_s, 3),
                 "call_s": round(o.call_s, 3),
                 "load": o.load,
+                "calibration": o.calibration,
+                "error": o.error,
                 "tests": {
                     t["test"]: {
                         "severity": t["severity"],

@@ -244,8 +244,11 @@ def test_confirmation_rerun_only_when_the_first_rounds_would_fail():
     same.measure(lambda: None)
     assert same.records[0].confirm_samples_s is None
     slow = Simperf(_context(clock=FakeClock([0.0, 0.2]), baseline=baseline))
-    slow.measure(lambda: None)
+    calls = []
+    slow.measure(lambda: calls.append(1))
     assert slow.records[0].confirm_samples_s == pytest.approx([0.2] * 5)
+    # warm-up + 5 rounds, then a fresh warm-up before the 5 rerun rounds
+    assert len(calls) == 12
     off = Simperf(_context(clock=FakeClock([0.0, 0.2]), baseline=baseline, confirm=False))
     off.measure(lambda: None)
     assert off.records[0].confirm_samples_s is None
