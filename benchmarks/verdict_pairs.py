@@ -102,7 +102,8 @@ def pools(sessions: Sequence[dict[str, Any]], size: int) -> Iterator[tuple[int, 
 def analyse(data: dict[str, Any], drift: float, size: int) -> dict[str, Any]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for s in data["sessions"]:
-        groups.setdefault(s["group"], []).append(s)
+        if s["tests"] and not s.get("error"):  # a session that crashed judged nothing
+            groups.setdefault(s["group"], []).append(s)
     unchanged = groups["unchanged"]
     verdict_mod.DEFAULT_CPU_SESSION_DRIFT = drift  # type: ignore[misc]
     pairs = failing_pairs = tests = failing_tests = 0
@@ -146,10 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for path in args.results:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if (
-            not data["sessions"]
-            or "raw" not in data["sessions"][0]["tests"][next(iter(data["sessions"][0]["tests"]))]
-        ):
+        judged = [s for s in data["sessions"] if s["tests"]]
+        if not judged or "raw" not in next(iter(judged[0]["tests"].values())):
             print(f"{path}: no raw rounds kept (older run); skipped", file=sys.stderr)
             continue
         print(f"{path} ({data['started_at']}, load {data['load_average_start']})")
