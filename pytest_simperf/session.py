@@ -39,11 +39,10 @@ REPORT_SCHEMA_VERSION = 1
 
 
 def get_session(config: Any) -> SimperfSession:
-    """The session object of a pytest config (registered by the plugin at configure time)."""
-    from pytest_simperf.plugin import SESSION_KEY
+    """The session object of a pytest config, created on first use when ``--simperf`` is off."""
+    from pytest_simperf.plugin import simperf_session
 
-    session: SimperfSession = config.stash[SESSION_KEY]
-    return session
+    return simperf_session(config)
 
 
 def _now() -> str:

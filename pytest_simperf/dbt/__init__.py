@@ -2,11 +2,23 @@
 
 ``DbtProject`` (in ``runner``) is plain Python and usable without pytest; the ``simperf_dbt``
 fixture (in ``plugin``) binds one to a test's synthetic workforce and records every model's
-time as a ``simperf`` phase. Nothing here imports dbt until a project actually runs.
+time as a ``simperf`` phase. Nothing here imports dbt until a project actually runs, and the
+runner itself loads on first use of these names, keeping the plugin's start-up cheap.
 """
 
 from __future__ import annotations
 
-from pytest_simperf.dbt.runner import DbtInvocation, DbtProject, DbtRunError, NodeResult
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_simperf.dbt.runner import DbtInvocation, DbtProject, DbtRunError, NodeResult
 
 __all__ = ["DbtInvocation", "DbtProject", "DbtRunError", "NodeResult"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'pytest_simperf.dbt' has no attribute {name!r}")
+    from pytest_simperf.dbt import runner
+
+    return getattr(runner, name)
