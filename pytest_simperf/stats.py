@@ -71,11 +71,11 @@ _EXACT_MAX_N = 60
 #: Between-session spread of a CPU-time median (σ, as a fraction) assumed while a baseline has
 #: too few recording sessions to show its own. Measured on a shared 2-core VM: 1.8–6.7% for
 #: 20–30 ms single-threaded DuckDB queries (benchmarks/README.md, docs/verdicts.md).
-DEFAULT_CPU_SESSION_DRIFT = 0.04
+DEFAULT_CPU_SESSION_DRIFT = 0.05
 #: The same for wall time, which also moves with the neighbours' load.
 DEFAULT_WALL_SESSION_DRIFT = 0.08
 #: How many recording sessions the assumed drift weighs against the measured one.
-DRIFT_PRIOR_SESSIONS = 2
+DRIFT_PRIOR_SESSIONS = 4
 #: Decimal places kept when comparing changes with thresholds, so that a ratio computed from
 #: rescaled samples (last-bit differences) cannot flip a class.
 _SNAP = 9

@@ -112,7 +112,7 @@ def render_summary(report: dict[str, Any]) -> str:
     if few:
         lines.append(
             f"note: {len(few)} recorded test(s) pool fewer than 3 sessions; until they do, the"
-            " verdict assumes a drift between sessions of ±4% (CPU time) or ±8% (wall time),"
+            " verdict assumes a drift between sessions of ±5% (CPU time) or ±8% (wall time),"
             " which widens its noise margin. Pool more: pytest --simperf-add-baseline-session"
         )
     for message in base.get("errors") or []:

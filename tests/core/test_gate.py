@@ -83,7 +83,7 @@ def test_update_writes_deterministic_baseline_then_compare_passes(pytester, run)
     [
         (1.0, "OK", "passed"),
         (1.05, "OK", "passed"),
-        (1.22, "MINOR", "failed"),
+        (1.26, "MINOR", "failed"),
         (1.40, "MAJOR", "failed"),
         (2.0, "CRITICAL", "failed"),
         (0.6, "IMPROVED", "passed"),
@@ -120,8 +120,8 @@ def test_regression_classes(pytester, run, monkeypatch, read_json, scale, severi
 @pytest.mark.parametrize(
     ("fail_on", "scale", "outcome"),
     [
-        ("MINOR", 1.22, "failed"),
-        ("MAJOR", 1.22, "passed"),
+        ("MINOR", 1.26, "failed"),
+        ("MAJOR", 1.26, "passed"),
         ("MAJOR", 1.4, "failed"),
         ("CRITICAL", 1.4, "passed"),
         ("never", 3.0, "passed"),
