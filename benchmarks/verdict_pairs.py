@@ -37,7 +37,7 @@ from pytest_simperf.stats import REGRESSIONS, Thresholds, severity_rank
 
 SAME = MachineComparison("same_machine", 1.0, 0.0, "same machine")
 OPTIONS = TestOptions(Thresholds(), Thresholds(0.25, 0.5, 1.0), "MINOR", 7, 1)
-DRIFTS = (0.0, 0.02, 0.04, 0.06, 0.08)
+DRIFTS = (0.0, 0.02, 0.04, 0.05, 0.06, 0.08)
 POWER = {"x1.3": REGRESSIONS, "x1.6": ("CRITICAL",), "x2.0": ("CRITICAL",)}
 
 
