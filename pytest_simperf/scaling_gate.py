@@ -26,15 +26,6 @@ from pytest_simperf.scaling import (
 )
 from pytest_simperf.verdict import fails, worst
 
-SCALING_SIGNATURE = (
-    "scaling(employees, metric='auto', max_class=None, exponent_margin=0.25): run the test "
-    "once per size (counts or scale names, at least 3; the simperf_workforce fixture gets that "
-    "size), fit how its cost grows and gate on the growth class and exponent stored in the "
-    "baseline. metric: 'auto' (DuckDB's exact counters when recorded, else time), 'time', "
-    "'rows_scanned', 'intermediate_rows', or a list. max_class fails the test outright when it "
-    "grows faster (e.g. 'linear'). Marks the test as a performance test."
-)
-
 METRICS: tuple[str, ...] = ("time", "rows_scanned", "intermediate_rows")
 COUNTERS: tuple[str, ...] = ("rows_scanned", "intermediate_rows")
 DEFAULT_MARGIN = 0.25
