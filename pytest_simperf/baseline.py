@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_simperf.errors import BaselineError
+from pytest_simperf.stats import MEASURED_DRIFT_SESSIONS
 
 SCHEMA_VERSION = 1
 SIGNIFICANT_DIGITS = 6
@@ -154,7 +155,7 @@ def empty_file(module: str) -> dict[str, Any]:
 
 
 def _relative_spread(values: list[float]) -> float | None:
-    if len(values) < 3:
+    if len(values) < MEASURED_DRIFT_SESSIONS:
         return None
     center = statistics.median(values)
     if center <= 0:

@@ -32,7 +32,7 @@ from pytest_simperf.multiyear import annotate_years, summarize_test
 from pytest_simperf.options import Settings, thresholds_percent
 from pytest_simperf.report.terminal import fmt_seconds
 from pytest_simperf.results import PhaseRecord, TestCollector
-from pytest_simperf.stats import severity_rank
+from pytest_simperf.stats import MEASURED_DRIFT_SESSIONS, severity_rank
 from pytest_simperf.verdict import SLA_ORDER, fails, judge_phase, worst
 
 REPORT_SCHEMA_VERSION = 1
@@ -431,7 +431,10 @@ class SimperfSession:
         baselines["few_sessions"] = sorted(
             nodeid
             for nodeid, entry in self.queued.items()
-            if any(len(p.get("session_medians") or []) < 3 for p in entry["phases"].values())
+            if any(
+                len(p.get("session_medians") or []) < MEASURED_DRIFT_SESSIONS
+                for p in entry["phases"].values()
+            )
         )
         commit, dirty = git_state(self.rootpath)
         calibration = self._calibration

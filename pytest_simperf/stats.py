@@ -34,6 +34,7 @@ __all__ = [
     "DRIFT_PRIOR_SESSIONS",
     "FEW_SAMPLE_ALLOWANCE",
     "MARGIN_Z",
+    "MEASURED_DRIFT_SESSIONS",
     "REGRESSIONS",
     "SEVERITY_ORDER",
     "Thresholds",
@@ -76,6 +77,9 @@ DEFAULT_CPU_SESSION_DRIFT = 0.05
 DEFAULT_WALL_SESSION_DRIFT = 0.08
 #: How many recording sessions the assumed drift weighs against the measured one.
 DRIFT_PRIOR_SESSIONS = 4
+#: Session medians needed before their spread is measured at all (a robust spread of two values
+#: is meaningless); below this the drift is the prior alone.
+MEASURED_DRIFT_SESSIONS = 3
 #: Decimal places kept when comparing changes with thresholds, so that a ratio computed from
 #: rescaled samples (last-bit differences) cannot flip a class.
 _SNAP = 9
@@ -211,7 +215,7 @@ def session_drift(observed: float | None, sessions: int, prior: float) -> float:
         raise ValueError(f"a baseline has at least one recording session, got {sessions}")
     if not (math.isfinite(prior) and prior >= 0):
         raise ValueError(f"prior drift must be a non-negative number, got {prior!r}")
-    if observed is None or not math.isfinite(observed) or sessions < 3:
+    if observed is None or not math.isfinite(observed) or sessions < MEASURED_DRIFT_SESSIONS:
         return prior
     dof = sessions - 1
     return math.sqrt(

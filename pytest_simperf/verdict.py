@@ -17,6 +17,7 @@ from pytest_simperf.results import PhaseRecord
 from pytest_simperf.stats import (
     DEFAULT_CPU_SESSION_DRIFT,
     DEFAULT_WALL_SESSION_DRIFT,
+    MEASURED_DRIFT_SESSIONS,
     TimeComparison,
     classify_change,
     combine_confirmation,
@@ -288,7 +289,7 @@ def judge_time(
     )
     drift_note = f"between-session drift ±{100 * history_spread:.1f}% " + (
         f"assumed: {sessions} recording session{'s' if sessions > 1 else ''}"
-        if sessions < 3
+        if sessions < MEASURED_DRIFT_SESSIONS
         else f"from {sessions} sessions"
     )
     first = dataclasses.replace(first, why=f"{metric} time {first.why} [{drift_note}]")

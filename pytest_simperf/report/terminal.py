@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_simperf.stats import (
+    DEFAULT_CPU_SESSION_DRIFT,
+    DEFAULT_WALL_SESSION_DRIFT,
+    MEASURED_DRIFT_SESSIONS,
+)
+
 
 def fmt_seconds(value: float | None) -> str:
     """Human-scaled seconds: 412µs, 12.3ms, 1.234s."""
@@ -111,9 +117,11 @@ def render_summary(report: dict[str, Any]) -> str:
     few = base.get("few_sessions") or []
     if few:
         lines.append(
-            f"note: {len(few)} recorded test(s) pool fewer than 3 sessions; until they do, the"
-            " verdict assumes a drift between sessions of ±5% (CPU time) or ±8% (wall time),"
-            " which widens its noise margin. Pool more: pytest --simperf-add-baseline-session"
+            f"note: {len(few)} recorded test(s) pool fewer than {MEASURED_DRIFT_SESSIONS}"
+            " sessions; until they do, the verdict assumes a drift between sessions of"
+            f" ±{DEFAULT_CPU_SESSION_DRIFT:.0%} (CPU time) or ±{DEFAULT_WALL_SESSION_DRIFT:.0%}"
+            " (wall time), which widens its noise margin. Pool more: pytest"
+            " --simperf-add-baseline-session"
         )
     for message in base.get("errors") or []:
         lines.append(f"error: {message}")
