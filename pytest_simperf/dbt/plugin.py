@@ -9,8 +9,9 @@ configuration only, and the workforce connection stays open for the test.
 When the test also uses ``simperf``, every dbt invocation is recorded: each model's (and seed's)
 execution time from dbt's run results as a phase named after the model, in the invocation's
 simulation year, plus ``dbt_total`` (the invocation timed as a ``simperf`` phase: wall, CPU and
-peak memory of this process, which is where dbt runs) and ``dbt_overhead`` (wall time minus
-time inside nodes). Baselines, SLAs and verdicts then apply per model and per year.
+peak memory of this process, which is where dbt runs), ``dbt_overhead`` (wall time minus
+time inside nodes) and, when the project was parsed for it, ``dbt_parse``. Baselines, SLAs and
+verdicts then apply per model and per year.
 
 Importing this module imports neither dbt nor duckdb. It is loaded at every pytest start, so it
 leaves ``runner`` to the fixture too (``pytest_simperf/dbt/__init__.py`` still imports it).
@@ -28,7 +29,7 @@ import pytest
 from pytest_simperf.errors import UsageError
 
 if TYPE_CHECKING:
-    from pytest_simperf.dbt.runner import DbtInvocation, DbtProject
+    from pytest_simperf.dbt.runner import DbtInvocation, DbtProject, DbtRequest
 
 MARKER = "simperf_dbt"
 MARKER_SIGNATURE = (
@@ -41,6 +42,7 @@ CENSUS_CHOICES = ("table", "parquet")
 DEFAULT_PROJECT = "dbt_project"
 TOTAL_PHASE = "dbt_total"
 OVERHEAD_PHASE = "dbt_overhead"
+PARSE_PHASE = "dbt_parse"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,6 +87,7 @@ class SimperfDbt:
         self.count_rows = count_rows
         project.listeners.append(self._record)
         project.around_run = self._around_run
+        project.around_parse = self._around_parse
 
     # -- where things are --------------------------------------------------------------------
 
@@ -152,12 +155,19 @@ class SimperfDbt:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def _around_run(self, command: str, year: int | None) -> AbstractContextManager[Any]:
+    def _around_run(self, request: DbtRequest) -> AbstractContextManager[Any]:
         """Time each dbt run as the ``dbt_total`` phase through ``simperf`` itself, so it also
         gets CPU time and the process's peak memory (dbt runs in this process)."""
         if self.simperf is None:
             return nullcontext()
-        return cast(AbstractContextManager[Any], self.simperf.phase(TOTAL_PHASE, year=year))
+        return cast(AbstractContextManager[Any], self.simperf.phase(TOTAL_PHASE, year=request.year))
+
+    def _around_parse(self, request: DbtRequest) -> AbstractContextManager[Any]:
+        """Time each parse as the ``dbt_parse`` phase, apart from ``dbt_total``: a parse is
+        reused for the same inputs, so it is paid once, not once per round."""
+        if self.simperf is None:
+            return nullcontext()
+        return cast(AbstractContextManager[Any], self.simperf.phase(PARSE_PHASE, year=request.year))
 
     def _record(self, invocation: DbtInvocation) -> None:
         """Add each model's time and dbt's overhead to ``simperf``. A failed invocation adds no

@@ -2,9 +2,14 @@
 
 dbt is driven through its programmatic entry point (``dbt.cli.main.dbtRunner``), never a shell:
 a subprocess per invocation would add seconds of interpreter start-up to every year and hide
-where the time goes. The project is parsed once per ``DbtProject`` and the manifest is reused
-by every later invocation, so a five-year build pays for parsing once, not five times (dbt would
-otherwise re-parse fully whenever ``--vars`` change, i.e. every year).
+where the time goes.
+
+Parsing is done apart from the run, so its cost is a figure of its own, and a parse is reused
+only when it provably is the parse dbt would make: the same vars (all of them: a parse-time
+``{% if var('simulation_year') == ... %}`` decides which ``ref()`` a model has), the same project
+files, profile and environment. dbt compiles into the manifest it is handed (ephemeral models
+keep their first compilation, and a model compiled once never gets its CTEs injected again), so
+every invocation gets its own copy of a never-compiled manifest, never one a run has touched.
 
 Everything dbt writes (profile, ``target/``, ``logs/``) goes into a working directory the caller
 owns, so the project folder stays clean and parallel runs never share files. dbt is imported
@@ -13,11 +18,16 @@ inside functions only: this module is imported by the pytest plugin at start-up.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hashlib
 import json
+import os
 import re
+import textwrap
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -30,6 +40,19 @@ COMMANDS = ("build", "run", "seed", "test")
 TIMED_RESOURCE_TYPES = ("model", "seed", "snapshot")
 #: Statuses of a node that did not go through.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error", "skipped"})
+#: How a failure ranks in a failure message, worst first: a node that broke, then a data test
+#: that found bad rows; nodes skipped because of them are listed last, on one line.
+_FAILURE_RANK = {"error": 0, "runtime error": 0, "fail": 1}
+#: Parsed manifests a project keeps, one per set of parse inputs: enough for every year of a
+#: multi-year run, so that later rounds reuse them, and bounded so that a long run does not keep
+#: one manifest per year in memory (and in the memory figures) for ever.
+MANIFEST_CACHE_SIZE = 16
+#: Files up to this size are fingerprinted by content; larger ones (a big seed CSV, which dbt
+#: reads at run time anyway) by size and modification time only, so a check stays cheap.
+_CONTENT_HASH_LIMIT = 4 * 1024 * 1024
+#: Top-level folders of a project that dbt writes and never parses (this runner writes them in
+#: its own working directory; a manual ``dbt build`` leaves them in the project).
+_WRITTEN_DIRS = frozenset({"target", "logs"})
 _PROFILE_RE = re.compile(r"""^profile\s*:\s*["']?([^"'\s#]+)""", re.MULTILINE)
 
 
@@ -65,8 +88,22 @@ class NodeResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class DbtRequest:
+    """A dbt invocation about to run, as the ``around_parse`` / ``around_run`` hooks see it."""
+
+    command: str
+    year: int | None
+
+
+@dataclasses.dataclass(frozen=True)
 class DbtInvocation:
-    """One dbt command: what was asked, how long it took, and each node's result."""
+    """One dbt command: what was asked, how long it took, and each node's result.
+
+    ``wall_s`` is dbt's run only. Parsing is apart: ``parse_s`` is the seconds this invocation
+    spent parsing the project, ``None`` when it reused an earlier parse of the same inputs
+    (``manifest_reused``) or when dbt parsed inside the run (``reuse_manifest=False``, where
+    the parse is part of ``wall_s``).
+    """
 
     command: str
     args: tuple[str, ...]
@@ -77,6 +114,11 @@ class DbtInvocation:
     wall_s: float
     results: tuple[NodeResult, ...]
     error: str | None = None
+    parse_s: float | None = None
+    manifest_reused: bool = False
+    #: Error messages dbt logged (its ``RunResultError`` events), including those of nodes that
+    #: have no result of their own: an ephemeral model that fails to compile.
+    logged_errors: tuple[str, ...] = ()
 
     @property
     def models(self) -> tuple[NodeResult, ...]:
@@ -113,25 +155,50 @@ class DbtInvocation:
         raise KeyError(f"no node named {name!r} in this dbt {self.command}")
 
     def describe_failure(self) -> str:
-        """One message naming every failing node with dbt's error, for a test failure."""
+        """One message naming every failing node with dbt's error, worst first: dbt's own
+        exception, nodes that broke (with errors dbt logged for a node it does not report, such as
+        an ephemeral model, which is compiled into the models that read it), data tests that
+        failed, nodes skipped for a stated reason, then those skipped because of the above."""
         head = f"dbt {self.command}"
         if self.year is not None:
             head += f" (simulation year {self.year})"
-        lines: list[str] = []
+        ranked: list[tuple[int, str]] = []
+        shown: list[str] = []
         for r in self.failures:
-            if r.status == "skipped":
+            if r.status == "skipped" and not r.message:
                 continue
             message = (r.message or "").strip() or "(dbt gave no message)"
-            message = "\n      ".join(line.rstrip() for line in message.splitlines())
-            lines.append(f"  {r.resource_type} {r.name} [{r.status}]: {message}")
-        skipped = [r.name for r in self.failures if r.status == "skipped"]
+            ranked.append(
+                (
+                    _FAILURE_RANK.get(r.status, 2),
+                    f"  {r.resource_type} {r.name} [{r.status}]: {_indented(message)}",
+                )
+            )
+            shown.append(_squashed(message))
+        for text in self.logged_errors:
+            squashed = _squashed(text)
+            if squashed and not any(squashed in seen or seen in squashed for seen in shown):
+                ranked.append((0, f"  {_indented(textwrap.dedent(text))}"))
+                shown.append(squashed)
+        lines = [f"  {self.error}"] if self.error else []
+        lines += [line for _rank, line in sorted(ranked, key=lambda item: item[0])]
+        skipped = [r.name for r in self.failures if r.status == "skipped" and not r.message]
         if skipped:
             lines.append(f"  skipped because of the above: {', '.join(skipped)}")
-        if self.error:
-            lines.append(f"  {self.error}")
         if not lines:
             lines.append("  dbt reported failure without naming a node")
         return f"{head} failed:\n" + "\n".join(lines)
+
+
+def _indented(message: str) -> str:
+    """A multi-line dbt message, its continuation lines indented under the first."""
+    return "\n      ".join(line.rstrip() for line in message.strip().splitlines())
+
+
+def _squashed(text: str) -> str:
+    """``text`` with all runs of whitespace made one space: dbt indents one message differently
+    in a node's result and in its log."""
+    return " ".join(text.split())
 
 
 def profile_name(project_dir: Path) -> str:
@@ -179,6 +246,81 @@ def node_result(raw: Any) -> NodeResult:
     )
 
 
+def _project_files(project_dir: Path) -> Iterator[Path]:
+    """Every file dbt could read while parsing ``project_dir``, in a stable order.
+
+    Hidden entries and ``__pycache__`` are skipped, and the top-level folders dbt writes
+    (``target/``, ``logs/``); links are followed, as dbt follows them (a local package is a
+    link in ``dbt_packages/``).
+    """
+    for root, dirs, files in os.walk(project_dir, followlinks=True):
+        top = Path(root) == project_dir
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d != "__pycache__" and not (top and d in _WRITTEN_DIRS)
+        )
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def project_digest(project_dir: Path) -> str:
+    """A digest of the project's files: relative path, size, modification time and content.
+
+    Two parses of a project with the same digest (and the same vars, profile and environment)
+    read the same text, so one can stand for the other. Files past ``_CONTENT_HASH_LIMIT``
+    count by size and time only.
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    for path in _project_files(project_dir):
+        try:
+            stat = path.stat()
+            content = path.read_bytes() if stat.st_size <= _CONTENT_HASH_LIMIT else b""
+        except OSError:
+            continue  # a dangling link: dbt cannot read it either
+        relative = path.relative_to(project_dir).as_posix()
+        digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        digest.update(hashlib.blake2b(content, digest_size=20).digest())
+    return digest.hexdigest()
+
+
+def parse_key(
+    parse_args: Sequence[str], profile: bytes, environ: Mapping[str, str], files: str
+) -> str:
+    """What decides a parse's result, as one string: the ``dbt parse`` command line (every vars
+    and path), the profile's text (target, database, threads), the environment (``env_var()``
+    and dbt's ``DBT_*`` settings) and the project files' digest."""
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (
+        json.dumps(list(parse_args)),
+        profile.decode("utf-8", "replace"),
+        json.dumps(sorted(environ.items())),
+        files,
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def fresh_copy(manifest: Any) -> Any:
+    """A deep copy of a parsed, never-compiled dbt ``Manifest`` for one invocation to compile.
+
+    dbt's own ``deepcopy()`` leaves out the parent and child maps, and pickling (which
+    ``copy.deepcopy`` would use) puts attributes in the wrong places in dbt 1.11, so every
+    attribute is copied here, with one memo so that shared objects stay shared, except the
+    lock, which cannot be copied and is made anew.
+    """
+    from dbt.mp_context import get_mp_context
+
+    state = {key: value for key, value in vars(manifest).items() if key != "_lock"}
+    copied = object.__new__(type(manifest))
+    copied.__dict__.update(copy.deepcopy(state))
+    if "_lock" in vars(manifest):
+        copied._lock = get_mp_context().Lock()
+    return copied
+
+
 def _validate_select(select: str | Sequence[str] | None, what: str) -> list[str]:
     if select is None:
         return []
@@ -195,6 +337,10 @@ class DbtProject:
     first year (``start_year_var=None`` if the project has none); ``vars`` are passed to every
     invocation; ``census_parquet`` sets the ``census_parquet`` var so the project reads the
     census from that file instead of the ``census`` table.
+
+    ``reuse_manifest`` (default) parses apart from the run and reuses a parse only for the same
+    inputs (see the module doc); ``False`` hands dbt nothing, so it parses inside every run as
+    ``dbt build`` on the command line does (the parse is then part of ``wall_s``).
     """
 
     def __init__(
@@ -227,12 +373,19 @@ class DbtProject:
         self.invocations: list[DbtInvocation] = []
         #: Called with every invocation as soon as dbt returns, failed ones included.
         self.listeners: list[Callable[[DbtInvocation], None]] = []
-        #: Entered around dbt's own run only (after parsing), given (command, year): lets a
-        #: caller time, or measure the memory of, exactly what the invocation's wall time is.
-        self.around_run: Callable[[str, int | None], AbstractContextManager[Any]] = (
-            lambda _command, _year: nullcontext()
+        #: Entered around dbt's own run only (after parsing): lets a caller time, or measure the
+        #: memory of, exactly what the invocation's ``wall_s`` is.
+        self.around_run: Callable[[DbtRequest], AbstractContextManager[Any]] = lambda _request: (
+            nullcontext()
         )
-        self._manifest: Any = None
+        #: Entered around each parse (not around a reused one): ``parse_s`` of the invocation.
+        self.around_parse: Callable[[DbtRequest], AbstractContextManager[Any]] = lambda _request: (
+            nullcontext()
+        )
+        #: Never-compiled manifests by ``parse_key``, least recently used first.
+        self._manifests: OrderedDict[str, Any] = OrderedDict()
+        #: How many times this project parsed (reused parses do not count).
+        self.parse_count = 0
         self.profiles_dir = self.work_dir / "profiles"
         self.target_path = self.work_dir / "target"
         self.log_path = self.work_dir / "logs"
@@ -304,16 +457,56 @@ class DbtProject:
 
     # -- invoking dbt ------------------------------------------------------------------------
 
-    def parse(self) -> None:
-        """Parse the project once; later invocations reuse the manifest (see module doc)."""
+    def parse(self, vars: Mapping[str, Any] | None = None, *, year: int | None = None) -> float:
+        """Parse the project for an invocation with these vars (and year) now, keep the result
+        for reuse, and return the seconds it took (``around_parse`` included)."""
+        merged = self._vars_for(vars, year)
+        if year is None and self.year_var in merged:
+            year = _year(merged[self.year_var])
+        args = self.command_args("parse", vars=merged)
+        _manifest, seconds = self._parse(args, self._parse_key(args), DbtRequest("parse", year))
+        return seconds
+
+    def _parse_key(self, parse_args: Sequence[str]) -> str:
+        profile = (self.profiles_dir / "profiles.yml").read_bytes()
+        return parse_key(parse_args, profile, os.environ, project_digest(self.project_dir))
+
+    def _parse(self, parse_args: list[str], key: str, request: DbtRequest) -> tuple[Any, float]:
+        """Run ``dbt parse``; keep the manifest under ``key``, dropping the least recently used
+        past ``MANIFEST_CACHE_SIZE``."""
+        __tracebackhide__ = True
         from dbt.cli.main import dbtRunner
 
-        outcome = dbtRunner().invoke(self.command_args("parse", vars=self._vars_for(None, None)))
+        with self.around_parse(request):
+            started = time.perf_counter()
+            outcome = dbtRunner().invoke(parse_args)
+            seconds = time.perf_counter() - started
         if not outcome.success or outcome.result is None:
             raise DbtRunError(
-                f"dbt parse failed for {self.project_dir}: {outcome.exception or 'unknown error'}"
+                f"dbt parse failed for {self.project_dir}: "
+                f"{_exception_text(outcome.exception) if outcome.exception else 'unknown error'}"
             )
-        self._manifest = outcome.result
+        self.parse_count += 1
+        self._manifests[key] = outcome.result
+        while len(self._manifests) > MANIFEST_CACHE_SIZE:
+            self._manifests.popitem(last=False)
+        return outcome.result, seconds
+
+    def _manifest_for(
+        self, vars: Mapping[str, Any], request: DbtRequest
+    ) -> tuple[Any, float | None]:
+        """A manifest for dbt to compile into: a copy of an earlier parse of exactly the same
+        inputs, else a new parse; with the parse's seconds (``None``: reused)."""
+        __tracebackhide__ = True
+        args = self.command_args("parse", vars=vars)
+        key = self._parse_key(args)
+        parsed = self._manifests.get(key)
+        seconds: float | None = None
+        if parsed is None:
+            parsed, seconds = self._parse(args, key, request)
+        else:
+            self._manifests.move_to_end(key)
+        return fresh_copy(parsed), seconds
 
     def invoke(
         self,
@@ -330,17 +523,25 @@ class DbtProject:
         __tracebackhide__ = True  # a failing model is the user's error, not a frame of ours
         merged = self._vars_for(vars, year)
         if year is None and self.year_var in merged:
-            year = int(merged[self.year_var])
+            year = _year(merged[self.year_var])
         args = self.command_args(
             command, select=select, exclude=exclude, vars=merged, full_refresh=full_refresh
         )
-        if self.reuse_manifest and self._manifest is None:
-            self.parse()
+        request = DbtRequest(command, year)
+        manifest, parse_s = None, None
+        if self.reuse_manifest:
+            manifest, parse_s = self._manifest_for(merged, request)
 
         from dbt.cli.main import dbtRunner
 
-        runner = dbtRunner(manifest=self._manifest if self.reuse_manifest else None)
-        with self.around_run(command, year):
+        logged_errors: list[str] = []
+
+        def collect_errors(event: Any) -> None:
+            if event.info.name == "RunResultError":
+                logged_errors.append(str(event.info.msg))
+
+        runner = dbtRunner(manifest=manifest, callbacks=[collect_errors])
+        with self.around_run(request):
             started = time.perf_counter()
             outcome = runner.invoke(args)
             wall = time.perf_counter() - started
@@ -355,6 +556,9 @@ class DbtProject:
             wall_s=wall,
             results=tuple(node_result(r) for r in raw_results),
             error=None if outcome.exception is None else _exception_text(outcome.exception),
+            parse_s=parse_s,
+            manifest_reused=manifest is not None and parse_s is None,
+            logged_errors=tuple(logged_errors),
         )
         self.invocations.append(invocation)
         for listener in self.listeners:

@@ -56,8 +56,11 @@ def test_each_model_and_year_becomes_a_phase(project, run, read_json, shipped_mo
     result.assert_outcomes(passed=1)
     phases = phases_of(read_json(project.path / "report.json"))
     for year in (2025, 2026):
-        for name in (*shipped_models, "dbt_total", "dbt_overhead"):
+        for name in (*shipped_models, "dbt_total", "dbt_overhead", "dbt_parse"):
             assert f"{name}@{year}" in phases, f"{name}@{year} not recorded"
+        # Parsing is a figure of its own: once per year's vars; the rebuilds reuse 2025's.
+        assert len(phases[f"dbt_parse@{year}"]["samples_s"]) == 1
+        assert phases[f"dbt_parse@{year}"]["median_s"] > 0
     # Two rebuilds of 2025 add two samples each to that year's phases.
     assert len(phases["fct_yearly_events@2025"]["samples_s"]) == 3
     assert len(phases["fct_yearly_events@2026"]["samples_s"]) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -234,6 +235,58 @@ def test_failure_message_names_the_model_and_carries_dbts_message():
         "fct_yearly_events",
         "assert_headcount_conservation",
     ]
+
+
+def test_failure_message_puts_broken_nodes_before_failed_tests():
+    inv = invocation(
+        [
+            node("assert_headcount", status="fail", resource_type="test", message="Got 3 results"),
+            node("int_hiring_events", status="error", message="Binder Error"),
+        ],
+        success=False,
+    )
+    text = inv.describe_failure()
+    assert text.index("model int_hiring_events [error]") < text.index("test assert_headcount")
+
+
+def test_failure_message_carries_errors_dbt_only_logged():
+    """An ephemeral model has no result of its own: its compile error is only in dbt's log, and
+    the model reading it is merely skipped, with a reason that does not say what went wrong."""
+    logged = (
+        "  Compilation Error in model int_prior_year_state (models/int_prior_year_state.sql)\n"
+        "  simulation year 2025 has not been built\n"
+    )
+    inv = dataclasses.replace(
+        invocation(
+            [
+                node(
+                    "int_active_workforce_start",
+                    status="skipped",
+                    message="Compilation Error in model.p.int_active_workforce_start, caused by "
+                    "compilation error in referenced ephemeral model model.p.int_prior_year_state",
+                ),
+                node("fct_yearly_events", status="skipped"),
+            ],
+            success=False,
+        ),
+        logged_errors=(logged,),
+    )
+    lines = inv.describe_failure().splitlines()
+    assert lines[1] == (
+        "  Compilation Error in model int_prior_year_state (models/int_prior_year_state.sql)"
+    )
+    assert lines[2] == "      simulation year 2025 has not been built"
+    assert lines[3].startswith("  model int_active_workforce_start [skipped]: Compilation Error")
+    assert lines[4] == "  skipped because of the above: fct_yearly_events"
+
+
+def test_failure_message_does_not_repeat_a_logged_error_a_node_carries():
+    message = "Runtime Error in model m (models/m.sql)\n  Binder Error: no column x"
+    inv = dataclasses.replace(
+        invocation([node("m", status="error", message=message)], success=False),
+        logged_errors=("  Runtime Error in model m (models/m.sql)\n    Binder Error: no column x",),
+    )
+    assert inv.describe_failure().count("Binder Error") == 1
 
 
 def test_failure_without_nodes_reports_dbts_exception():

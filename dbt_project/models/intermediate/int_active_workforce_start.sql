@@ -1,5 +1,7 @@
 -- The employees active on 1 January of simulation_year: the census for the first year, the
 -- accumulated state of the previous year after that. Every event model draws from this set.
+-- Which model that is, is decided at parse time by an `if` on the year: in the first year this
+-- model depends on int_baseline_workforce, later on the ephemeral int_prior_year_state.
 -- depends_on: {{ ref('int_baseline_workforce') }}
 {%- if simulation_year() < start_year() %}
     {{ exceptions.raise_compiler_error(
@@ -10,8 +12,7 @@ with prior as (
     {%- if simulation_year() == start_year() %}
     select * from {{ ref('int_baseline_workforce') }}
     {%- else %}
-    select * from {{ prior_year_state() }}
-    where simulation_year = {{ simulation_year() - 1 }}
+    select * from {{ ref('int_prior_year_state') }}
     {%- endif %}
 )
 
@@ -24,6 +25,7 @@ select
     prior.department,
     prior.compensation,
     prior.deferral_rate,
-    date_diff('year', prior.hire_date, make_date({{ simulation_year() }}, 1, 1)) as tenure_years
+    date_diff('year', prior.hire_date, calendar.year_start) as tenure_years
 from prior
+cross join {{ ref('int_simulation_calendar') }} as calendar
 where prior.employment_status = 'active'

@@ -22,11 +22,10 @@ measured as (
     select
         s.*,
         h.employee_id is not null as is_new_hire,
-        date_diff('year', s.birth_date, make_date({{ simulation_year() }}, 12, 31)) as age,
-        date_diff(
-            'year', s.hire_date, coalesce(s.termination_date, make_date({{ simulation_year() }}, 12, 31))
-        ) as tenure_years
+        date_diff('year', s.birth_date, c.year_end) as age,
+        date_diff('year', s.hire_date, coalesce(s.termination_date, c.year_end)) as tenure_years
     from state as s
+    cross join {{ ref('int_simulation_calendar') }} as c
     left join hires as h
         on h.employee_id = s.employee_id
 )
