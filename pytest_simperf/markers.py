@@ -164,11 +164,20 @@ def effective_sla(
     markers: Iterable[SlaMarker],
     components: Mapping[str, ComponentSla],
 ) -> EffectiveSla | None:
-    """The SLA for region ``name``: marker for that phase > test marker > component config."""
+    """The SLA for region ``name``: marker for that phase > test marker > component config.
+
+    A phase named ``base:variant`` (a dbt model's rebuild, ``<model>:rebuild``) is a variant
+    of ``base`` and is held to ``base``'s SLA where it has none of its own: its phase marker
+    after the variant's, its component SLA after the variant's.
+    """
     markers = list(markers)
-    specific = [m for m in markers if m.phase == name]
-    general = [m for m in markers if m.phase is None]
-    for chosen, source in ((specific, f"sla(phase={name!r}) marker"), (general, "sla marker")):
+    base = name.partition(":")[0]
+    names = (name, base) if base and base != name else (name,)
+    chosen_by: list[tuple[list[SlaMarker], str]] = [
+        ([m for m in markers if m.phase == n], f"sla(phase={n!r}) marker") for n in names
+    ]
+    chosen_by.append(([m for m in markers if m.phase is None], "sla marker"))
+    for chosen, source in chosen_by:
         if chosen:
             marker = chosen[-1]
             return EffectiveSla(
@@ -182,8 +191,10 @@ def effective_sla(
                 warning=marker.warning,
                 source=source,
             )
-    config = components.get(name)
-    if config is not None:
+    for component in names:
+        config = components.get(component)
+        if config is None:
+            continue
         warning_seconds = config.warning_seconds
         if warning_seconds is None and config.seconds is not None:
             warning_seconds = config.seconds * 0.8
@@ -194,6 +205,6 @@ def effective_sla(
             warning_memory_mb=None if config.memory_mb is None else config.memory_mb * 0.8,
             rows_per_second=config.rows_per_second,
             warning=0.8,
-            source=f"component SLA {name!r}",
+            source=f"component SLA {component!r}",
         )
     return None

@@ -11,7 +11,9 @@ execution time from dbt's run results as a phase named after the model, in the i
 simulation year, plus ``dbt_total`` (the invocation timed as a ``simperf`` phase: wall, CPU and
 peak memory of this process, which is where dbt runs), ``dbt_overhead`` (wall time minus
 time inside nodes) and, when the project was parsed for it, ``dbt_parse``. Baselines, SLAs and
-verdicts then apply per model and per year.
+verdicts then apply per model and per year. A rebuild of a year already built
+(``rebuild_year``) records its phases as ``<name>:rebuild``: an incremental strategy that is
+slow only on a re-run must not hide among the first builds' samples.
 
 Importing this module imports neither dbt nor duckdb. It is loaded at every pytest start, so it
 leaves ``runner`` to the fixture too (``pytest_simperf/dbt/__init__.py`` still imports it).
@@ -43,6 +45,14 @@ DEFAULT_PROJECT = "dbt_project"
 TOTAL_PHASE = "dbt_total"
 OVERHEAD_PHASE = "dbt_overhead"
 PARSE_PHASE = "dbt_parse"
+#: Appended to a phase's name for a rebuild of an already-built year: ``<model>:rebuild``.
+#: Component SLAs and ``sla(phase=<model>)`` markers still apply to it (``effective_sla``).
+REBUILD_SUFFIX = ":rebuild"
+
+
+def phase_name(name: str, *, rebuild: bool) -> str:
+    """The phase a node or dbt figure is recorded under: ``name``, or ``name:rebuild``."""
+    return f"{name}{REBUILD_SUFFIX}" if rebuild else name
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -145,7 +155,7 @@ class SimperfDbt:
 
     def rebuild_year(self, year: int, **kwargs: Any) -> list[DbtInvocation]:
         """Build an already-built year again (``rounds=N`` times); each round adds a sample to
-        that year's model phases. See ``DbtProject.rebuild_year``."""
+        that year's ``<model>:rebuild`` phases. See ``DbtProject.rebuild_year``."""
         __tracebackhide__ = True
         return self.project.rebuild_year(year, **kwargs)
 
@@ -160,11 +170,13 @@ class SimperfDbt:
         gets CPU time and the process's peak memory (dbt runs in this process)."""
         if self.simperf is None:
             return nullcontext()
-        return cast(AbstractContextManager[Any], self.simperf.phase(TOTAL_PHASE, year=request.year))
+        name = phase_name(TOTAL_PHASE, rebuild=request.rebuild)
+        return cast(AbstractContextManager[Any], self.simperf.phase(name, year=request.year))
 
     def _around_parse(self, request: DbtRequest) -> AbstractContextManager[Any]:
         """Time each parse as the ``dbt_parse`` phase, apart from ``dbt_total``: a parse is
-        reused for the same inputs, so it is paid once, not once per round."""
+        reused for the same inputs, so it is paid once, not once per round. A rebuild's parse
+        is a ``dbt_parse`` sample too: parsing does not depend on what the database holds."""
         if self.simperf is None:
             return nullcontext()
         return cast(AbstractContextManager[Any], self.simperf.phase(PARSE_PHASE, year=request.year))
@@ -176,11 +188,12 @@ class SimperfDbt:
             return
         rows = self.project.relation_rows(invocation) if self.count_rows else {}
         meta = {"source": "dbt", "command": invocation.command}
+        rebuild = invocation.rebuild
         for result in invocation.models:
             if result.failed:
                 continue
             self.simperf.record(
-                result.name,
+                phase_name(result.name, rebuild=rebuild),
                 year=invocation.year,
                 samples_s=[result.execution_time],
                 rows=rows.get(result.name, result.rows_affected),
@@ -191,7 +204,10 @@ class SimperfDbt:
                 },
             )
         self.simperf.record(
-            OVERHEAD_PHASE, year=invocation.year, samples_s=[invocation.overhead_s], meta=meta
+            phase_name(OVERHEAD_PHASE, rebuild=rebuild),
+            year=invocation.year,
+            samples_s=[invocation.overhead_s],
+            meta=meta,
         )
 
     def __repr__(self) -> str:
