@@ -1,12 +1,11 @@
-"""Machine calibration and fingerprint: how fast is this machine right now, and is it the same one?
+"""Machine calibration and fingerprint: how fast is this machine right now, and which host is it?
 
-Seconds measured on two machines (or on one machine at two moments, when neighbours are busy or
-the CPU clocks differently) are not comparable as they stand. A short fixed workload, run at
-session start and stored with every baseline, gives a score whose ratio between two sessions
-estimates how much faster or slower the machine is, independently of the code under test. A single
-number can only describe machines that differ by a *speed factor*: when the DuckDB part and the
-pure-Python part of the workload disagree on that factor, or the calibration itself is noisy, the
-ratio is not trusted and the caller falls back to DuckDB's deterministic work counters.
+The calibration is a short fixed workload (DuckDB + Python) run once per session. Its score is
+*reported* with every run and baseline, so a reader can see that a machine was slow; it is no
+longer used to rescale seconds for a verdict. Measured on this kind of machine: its ratio between
+two hosts was off by ×2.4 from how the real code moved, and it moved ×1.7 between sessions on one
+host while the workloads did not (docs/verdicts.md). Seconds are judged only against a baseline
+from the same host (``compare_machines``); elsewhere instruction counts and DuckDB's counters gate.
 
 Pure module: no pytest import, duckdb imported inside the functions that need it.
 """
@@ -14,7 +13,6 @@ Pure module: no pytest import, duckdb imported inside the functions that need it
 from __future__ import annotations
 
 import hashlib
-import math
 import platform
 import time
 from collections.abc import Callable, Mapping
@@ -25,15 +23,10 @@ from typing import Any
 from pytest_simperf.stats import median, relative_spread
 
 __all__ = [
-    "CALIBRATION_MAX_SCALE",
-    "CALIBRATION_MAX_SPREAD",
-    "CALIBRATION_PART_AGREEMENT",
-    "CALIBRATION_REPRODUCIBILITY",
-    "SAME_MACHINE_DEADBAND",
     "CalibrationResult",
     "MachineComparison",
-    "calibration_scale",
     "compare_machines",
+    "host_key",
     "machine_fingerprint",
     "run_calibration",
 ]
@@ -44,21 +37,6 @@ _DUCKDB_SQL = "SELECT i % 1000 AS k, sum(hash(i) % 1000003) AS s FROM range(?) t
 _DUCKDB_ROWS = 800_000
 #: Pure-Python workload (~4 ms): integer arithmetic in the interpreter loop.
 _PYTHON_ITERATIONS = 100_000
-
-#: Calibration samples whose robust relative spread exceeds this are too noisy to rescale seconds.
-CALIBRATION_MAX_SPREAD = 0.05
-#: Machines more than this factor apart are too different for one speed factor to describe.
-CALIBRATION_MAX_SCALE = 4.0
-#: The DuckDB and Python parts must agree on the speed factor within this fraction.
-CALIBRATION_PART_AGREEMENT = 0.25
-#: Between fresh processes on one unchanged machine the score still moves by about this much
-#: (benchmarks/noise_probe.py); the floor of the calibration ratio's relative error.
-CALIBRATION_REPRODUCIBILITY = 0.03
-#: On the same hardware, seconds are rescaled only when the calibration says the machine's speed
-#: changed by more than this (a throttled laptop, a busier host): below it, rescaling adds more
-#: calibration noise than it removes. Measured: a ×0.899 calibration on one unchanged machine
-#: turned a steady query into a false +16.7% (benchmarks/README.md), so 10% was too tight.
-SAME_MACHINE_DEADBAND = 0.25
 
 
 @dataclass(frozen=True)
@@ -141,125 +119,69 @@ def run_calibration(
     )
 
 
-def calibration_scale(baseline_score: float, current_score: float) -> float:
-    """Factor to multiply baseline seconds by before comparing: >1 when this machine is slower."""
-    if baseline_score <= 0 or current_score <= 0:
-        raise ValueError(
-            f"calibration scores must be positive, got {baseline_score!r} and {current_score!r}"
-        )
-    return current_score / baseline_score
-
-
 @dataclass(frozen=True)
 class MachineComparison:
-    """How timings recorded on the baseline's machine may be compared with this session's.
+    """Which gates may compare this session's figures with the baseline's, and why.
 
-    ``mode`` is ``"same_machine"`` (compare seconds, rescaled by ``scale`` for speed drift),
-    ``"calibrated"`` (another machine; seconds rescaled by ``scale``) or ``"counters_only"``
-    (seconds are not comparable; only deterministic counters gate). ``scale_uncertainty`` is the
-    relative error of ``scale`` to add to the noise allowance; ``reason`` is one sentence for the
-    report.
+    ``mode`` is ``"same_machine"`` (the baseline was recorded on this host: seconds are compared
+    as they are, memory too when the cores match), ``"other_machine"`` (recorded elsewhere:
+    seconds and process memory are reported, not judged; instruction counts and DuckDB's counters
+    gate), ``"threads_differ"`` or ``"none"`` (no baseline). ``scale`` stays 1.0: seconds are never
+    rescaled by the calibration, whose ratio is not a speed factor (measured: off by ×2.4 across
+    machines, moving ×1.7 between sessions on one). ``reason`` is one sentence for the report.
     """
 
     mode: str
     scale: float
     scale_uncertainty: float
     reason: str
+    memory: bool = True
+
+    @property
+    def time_gated(self) -> bool:
+        return self.mode == "same_machine"
 
 
 def compare_machines(
     baseline_machine: Mapping[str, Any] | None,
-    baseline_calibration: CalibrationResult | None,
     current_machine: Mapping[str, Any],
-    current_calibration: CalibrationResult | None,
+    *,
+    baseline_cores: int | None = None,
+    current_cores: int | None = None,
 ) -> MachineComparison:
-    """Decide whether (and how) seconds from the baseline's session may be compared with ours.
+    """Decide whether seconds and memory from the baseline's session may be judged here.
 
-    Same hardware id: seconds are compared as they are, unless a trustworthy calibration says the
-    machine's speed moved by more than ``SAME_MACHINE_DEADBAND`` (then they are rescaled); a
-    smaller calibration ratio is mostly the calibration's own noise. Other hardware: seconds are
-    rescaled by the calibration ratio only if it is trustworthy — both calibrations steady
-    (spread ≤ 5%), the machines within a factor of 4, and the DuckDB and Python parts agreeing on
-    the factor within 25% — otherwise only deterministic counters gate. Never silent: every
-    outcome carries a reason.
+    Only the same host: a CPU model string does not identify one (two VMs with the same "AMD
+    EPYC" string differed ×1.25; a 16-core Xeon and a 2-core VM gave a calibration ratio of ×2.38
+    while the code ran at ×1.0). The host is the ``host`` of ``machine_fingerprint``. Memory also
+    needs the same usable cores (DuckDB's memory grows with threads, and ``auto`` threads follow
+    the cores).
     """
-    same = baseline_machine is not None and baseline_machine.get("id") == current_machine.get("id")
-    problem = _calibration_problem(baseline_calibration, current_calibration)
-    if same:
-        if problem is not None or baseline_calibration is None or current_calibration is None:
-            return MachineComparison(
-                "same_machine", 1.0, 0.0, f"same machine; seconds compared unscaled ({problem})"
-            )
-        scale = calibration_scale(baseline_calibration.score_s, current_calibration.score_s)
-        if abs(math.log(scale)) <= math.log1p(SAME_MACHINE_DEADBAND):
-            return MachineComparison(
-                "same_machine",
-                1.0,
-                0.0,
-                f"same machine; calibration ×{scale:.3f} is within ±"
-                f"{SAME_MACHINE_DEADBAND:.0%}: seconds compared unscaled",
-            )
-        return MachineComparison(
-            "same_machine",
-            scale,
-            _scale_uncertainty(baseline_calibration, current_calibration),
-            f"same machine running at another speed; seconds rescaled by calibration ×{scale:.3f}",
+    same = (
+        baseline_machine is not None
+        and baseline_machine.get("host") is not None
+        and baseline_machine.get("host") == current_machine.get("host")
+    )
+    if not same:
+        where = (
+            "a host this version cannot identify"
+            if baseline_machine is None or baseline_machine.get("host") is None
+            else f"another host ({baseline_machine.get('cpu', '?')}, "
+            f"{baseline_machine.get('cores', '?')} cores)"
         )
-    where = "unknown machine" if baseline_machine is None else "another machine"
-    if problem is not None or baseline_calibration is None or current_calibration is None:
         return MachineComparison(
-            "counters_only",
+            "other_machine",
             1.0,
             0.0,
-            f"baseline recorded on {where} and {problem}: only deterministic counters gate",
+            f"baselines recorded on {where}: seconds and process memory are reported, not "
+            "judged; instruction counts and DuckDB's counters gate",
+            memory=False,
         )
-    scale = calibration_scale(baseline_calibration.score_s, current_calibration.score_s)
-    return MachineComparison(
-        "calibrated",
-        scale,
-        _scale_uncertainty(baseline_calibration, current_calibration),
-        f"baseline recorded on {where}; seconds rescaled by calibration ×{scale:.3f}",
-    )
-
-
-def _calibration_problem(
-    baseline: CalibrationResult | None, current: CalibrationResult | None
-) -> str | None:
-    """Why the calibration ratio cannot be trusted, or None when it can."""
-    if baseline is None or current is None:
-        return "no calibration on " + ("the baseline" if baseline is None else "this run")
-    for label, cal in (("baseline", baseline), ("current", current)):
-        if cal.score_s <= 0:
-            return f"{label} calibration score is not positive"
-        if cal.spread > CALIBRATION_MAX_SPREAD:
-            return (
-                f"{label} calibration too noisy ({cal.spread:.0%} spread >"
-                f" {CALIBRATION_MAX_SPREAD:.0%})"
-            )
-    scale = current.score_s / baseline.score_s
-    if not 1 / CALIBRATION_MAX_SCALE <= scale <= CALIBRATION_MAX_SCALE:
-        return f"machines differ by ×{scale:.2f}, beyond ×{CALIBRATION_MAX_SCALE:g}"
-    if min(baseline.duckdb_s, baseline.python_s, current.duckdb_s, current.python_s) > 0:
-        duck = current.duckdb_s / baseline.duckdb_s
-        py = current.python_s / baseline.python_s
-        if abs(duck / py - 1) > CALIBRATION_PART_AGREEMENT:
-            return (
-                f"DuckDB (×{duck:.2f}) and Python (×{py:.2f}) calibration parts disagree on the"
-                " speed factor"
-            )
-    return None
-
-
-def _scale_uncertainty(baseline: CalibrationResult, current: CalibrationResult) -> float:
-    """Relative error of the ratio of two calibration medians.
-
-    The rounds' spread gives the median's error within each run (about 1.25·σ/√n); runs in fresh
-    processes differ by more than that, so ``CALIBRATION_REPRODUCIBILITY`` is the floor.
-    """
-    nb = max(len(baseline.samples_s), 1)
-    nc = max(len(current.samples_s), 1)
-    within = 1.25 * math.sqrt(baseline.spread**2 / nb + current.spread**2 / nc)
-    return max(within, CALIBRATION_REPRODUCIBILITY)
+    cores_match = baseline_cores is None or current_cores is None or baseline_cores == current_cores
+    reason = "same host: seconds compared as measured"
+    if not cores_match:
+        reason += f"; memory not judged ({baseline_cores} usable cores then, {current_cores} now)"
+    return MachineComparison("same_machine", 1.0, 0.0, reason, memory=cores_match)
 
 
 def _cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
@@ -275,12 +197,37 @@ def _cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def machine_fingerprint() -> dict[str, Any]:
-    """Describe this machine for baselines: cpu, cores, python, duckdb, platform and a stable id.
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
 
-    The ``id`` hashes the hardware fields only (CPU model, logical cores, architecture), so a
-    Python or DuckDB upgrade keeps the same id — the versions are recorded for the report to
-    explain a change, not to decide comparability.
+
+def host_key() -> str:
+    """A stable identity of this host: what makes seconds measured here comparable.
+
+    The OS installation's machine id (systemd's ``/etc/machine-id``, regenerated when a VM image is
+    cloned properly), the host name, and the hardware (CPU model, logical cores, memory). A CI
+    runner that is a fresh VM every run is a new host every run, which is the truth about its
+    seconds.
+    """
+    import os
+    import socket
+
+    machine_id = _read("/etc/machine-id") or _read("/var/lib/dbus/machine-id")
+    meminfo = _read("/proc/meminfo").splitlines()
+    memory = next((line for line in meminfo if line.startswith("MemTotal")), "")
+    parts = [machine_id, socket.gethostname(), _cpu_model(), str(os.cpu_count()), memory]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+def machine_fingerprint() -> dict[str, Any]:
+    """Describe this machine for baselines: host, cpu, cores, python, duckdb, platform.
+
+    The ``id`` is the host's identity (``host_key``): baselines name the host their seconds were
+    measured on. Versions are recorded for the report to explain a change; the instruction gate
+    compares its own environment (``valgrind.instruction_env``).
     """
     import os
 
@@ -290,15 +237,13 @@ def machine_fingerprint() -> dict[str, Any]:
         duckdb_version: str | None = str(duckdb.__version__)
     except ImportError:  # pragma: no cover - duckdb is a dependency
         duckdb_version = None
-    cpu = _cpu_model()
-    cores = os.cpu_count() or 1
-    arch = platform.machine()
-    ident = hashlib.sha256(f"{cpu}|{cores}|{arch}".encode()).hexdigest()[:12]
+    host = host_key()
     return {
-        "id": ident,
-        "cpu": cpu,
-        "cores": cores,
-        "arch": arch,
+        "id": host,
+        "host": host,
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count() or 1,
+        "arch": platform.machine(),
         "python": platform.python_version(),
         "duckdb": duckdb_version,
         "platform": platform.platform(),

@@ -24,16 +24,28 @@ from pytest_simperf.calibration import (
     machine_fingerprint,
     run_calibration,
 )
+from pytest_simperf.child import ChildResult, ChildSpec, run_child
 from pytest_simperf.errors import BaselineError
 from pytest_simperf.fixtures import TestContext
 from pytest_simperf.markers import SlaMarker, TestOptions, effective_sla
-from pytest_simperf.measure import MemoryTracker, default_memory_reader, runqueue_wait_clock
+from pytest_simperf.measure import (
+    MemoryTracker,
+    default_memory_reader,
+    process_cpu_count,
+    runqueue_wait_clock,
+)
 from pytest_simperf.multiyear import annotate_years, summarize_test
 from pytest_simperf.options import Settings, thresholds_percent
 from pytest_simperf.report.terminal import fmt_seconds
 from pytest_simperf.results import PhaseRecord, TestCollector
-from pytest_simperf.stats import MEASURED_DRIFT_SESSIONS, severity_rank
+from pytest_simperf.stats import MEASURED_DRIFT_SESSIONS, median, severity_rank
+from pytest_simperf.valgrind import RegionCounter, instruction_env, valgrind_problem
 from pytest_simperf.verdict import SLA_ORDER, fails, judge_phase, worst
+
+#: Longest a counting child (valgrind) may run for one batch of tests before it is stopped.
+INSTRUCTIONS_TIMEOUT_S = 3600.0
+#: Longest a fresh-process confirmation of one test may run.
+CONFIRM_TIMEOUT_S = 1800.0
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -121,6 +133,20 @@ class SimperfSession:
         self.perf_nodeids: set[str] = set()
         self.xdist_workers = 0
         self.worker_errors: list[str] = []
+        self.cores = process_cpu_count()
+        # How to start this pytest again (instruction counts, fresh-process confirmation).
+        self.child_spec: ChildSpec | None = None
+        # Perf tests counted together in one valgrind child: node id -> its batch.
+        self.count_batches: dict[str, list[str]] = {}
+        self._child_runs: dict[str, ChildResult] = {}
+        self.instructions_problem: str | None = None
+        self.instructions_seconds = 0.0
+        self.instruction_runs = 0
+        self.confirm_runs = 0
+        # In a counting child: the region counter; in any child: what it reports.
+        self.counter: RegionCounter | None = None
+        self.child_tests: dict[str, dict[str, Any]] = {}
+        self._instruction_env: dict[str, str] | None = None
 
     # -- machine --------------------------------------------------------------------------
 
@@ -167,54 +193,102 @@ class SimperfSession:
                 1.0,
                 0.0,
                 f"baseline recorded with DuckDB threads={threads}, this run uses "
-                f"{self.settings.duckdb_threads}: timings and counters are not comparable; "
-                "use the same --simperf-duckdb-threads or re-record",
+                f"{self.settings.duckdb_threads}: timings, memory and counters are not "
+                "comparable; use the same --simperf-duckdb-threads or re-record",
+                memory=False,
             )
         machine = self.store.machine(str(entry.get("machine")), module)
-        base_cal = entry.get("calibration")
+        cores = entry.get("cores")
         return compare_machines(
             machine,
-            CalibrationResult.from_dict(base_cal) if isinstance(base_cal, dict) else None,
             self.machine,
-            self.calibration,
+            baseline_cores=int(cores) if isinstance(cores, int) else None,
+            current_cores=self.cores,
         )
 
-    def _local_scale(
-        self, entry: Mapping[str, Any] | None, module: str
-    ) -> Callable[[], float | None] | None:
-        """A calibration run now, turned into a scale against the baseline's calibration.
+    @property
+    def instruction_env(self) -> dict[str, str]:
+        if self._instruction_env is None:
+            self._instruction_env = instruction_env(
+                self.machine.get("duckdb"), self.settings.duckdb_threads
+            )
+        return self._instruction_env
 
-        Used around confirmation reruns: contention on a shared machine comes and goes within
-        seconds, so the session-start calibration may not describe the moment of the rerun.
-        None when the calibration cannot be trusted (then the session's scale is used).
+    def _count_instructions(self, nodeid: str, records: list[PhaseRecord]) -> None:
+        """Attach each record's instruction count from a valgrind child (run once per batch)."""
+        if not self.settings.instructions or self.settings.child_dir is not None:
+            return
+        if self.child_spec is None:
+            self.instructions_problem = "no way to start a child pytest here"
+        elif self.instructions_problem is None:
+            self.instructions_problem = valgrind_problem()
+        note = self.instructions_problem
+        counts: dict[str, list[int]] = {}
+        if note is None and self.child_spec is not None:
+            batch = self.count_batches.get(nodeid) or [nodeid]
+            key = batch[0]
+            result = self._child_runs.get(key)
+            if result is None:
+                result = run_child(
+                    self.child_spec,
+                    "instructions",
+                    batch,
+                    timeout_s=INSTRUCTIONS_TIMEOUT_S,
+                    valgrind="valgrind",
+                )
+                self.instructions_seconds += result.seconds
+                self.instruction_runs += 1
+                self._child_runs = {key: result}  # earlier batches are done with
+            counts, note = result.instructions(nodeid)
+        for record in records:
+            values = counts.get(record.key)
+            if values:
+                record.instructions = int(median(values))
+            elif record.source == "record":
+                record.meta["instructions_note"] = (
+                    "recorded with simperf.record() (dbt, pytest-benchmark): not counted"
+                )
+            else:
+                record.meta["instructions_note"] = note or "the counting run did not reach it"
+            if values and note:
+                record.meta["instructions_note"] = note
+
+    def _confirm_in_fresh_process(self, nodeid: str, records: list[PhaseRecord]) -> str | None:
+        """Run the test again in a new interpreter; its rounds become the confirmation samples.
+
+        Returns why it could not be done, or None.
         """
-        if entry is None or not self.settings.calibrate:
-            return None
-        base_cal = entry.get("calibration")
-        if not isinstance(base_cal, dict):
-            return None
-        baseline = CalibrationResult.from_dict(base_cal)
-        machine = self.store.machine(str(entry.get("machine")), module)
-
-        def measure_now() -> float | None:
-            local = self._calibrate()
-            verdict = compare_machines(machine, baseline, self.machine, local)
-            if verdict.mode not in ("same_machine", "calibrated") or verdict.scale == 1.0:
-                return None
-            return verdict.scale
-
-        return measure_now
+        if self.child_spec is None:
+            return "no way to start a child pytest here"
+        result = run_child(self.child_spec, "confirm", [nodeid], timeout_s=CONFIRM_TIMEOUT_S)
+        self.confirm_runs += 1
+        if result.error is not None:
+            return result.error
+        test = result.tests.get(nodeid) or {}
+        if test.get("outcome") != "passed":
+            return f"the confirmation run {test.get('outcome', 'did not run')}: {test.get('error')}"
+        fresh = test.get("records") or {}
+        for record in records:
+            data = fresh.get(record.key)
+            if data and data.get("samples_s"):
+                record.confirm_samples_s = [float(x) for x in data["samples_s"]]
+                cpu = [float(x) for x in data.get("cpu_s") or []]
+                record.confirm_cpu_s = cpu if len(cpu) == len(record.confirm_samples_s) else None
+                record.meta["confirmed_in"] = "fresh process"
+        return None
 
     def context_for(self, nodeid: str, options: TestOptions, **overrides: Any) -> TestContext:
         """The fixture's view of a test; created on the first measurement of the test."""
         if nodeid in self._contexts:
             return self._contexts[nodeid]
-        _ = self.calibration  # before the first measurement, not in the middle of the run
+        if self.settings.child_dir is None:
+            _ = self.calibration  # before the first measurement, not in the middle of the run
         collector = TestCollector(nodeid)
         module = baseline_mod.module_key(nodeid)[0]
         entry: dict[str, Any] | None
         try:
-            entry = None if self.settings.update_baseline else self.store.entry(nodeid)
+            skip = self.settings.update_baseline or self.settings.child_dir is not None
+            entry = None if skip else self.store.entry(nodeid)
         except BaselineError:
             entry = None  # reported by finish_test, which fails the test
         context = TestContext(
@@ -225,8 +299,8 @@ class SimperfSession:
             confirm=self.settings.confirm and not self.settings.update_baseline,
             duckdb_threads=self.settings.duckdb_threads,
             memory=self.memory,
-            local_scale=self._local_scale(entry, module),
             wait_clock=self._wait_clock,
+            counter=self.counter,
             **overrides,
         )
         self._collectors[nodeid] = collector
@@ -246,6 +320,14 @@ class SimperfSession:
         if context is None:
             return None
         records = list(context.collector.phases.values())
+        if self.settings.child_dir is not None:
+            self._child_record(nodeid, records)
+            return None
+        if options.instructions:
+            self._count_instructions(nodeid, records)
+        else:
+            for record in records:
+                record.meta["instructions_note"] = "off for this test: simperf(instructions=False)"
         module = baseline_mod.module_key(nodeid)[0]
         baseline_file = self.store.path_for(module)
         failures: list[str] = []
@@ -257,17 +339,38 @@ class SimperfSession:
             failures.append(baseline_error)
         entry = context.baseline
         threads_match = context.comparability.mode != "threads_differ"
-        verdicts = [
-            judge_phase(
-                record,
-                None if entry is None else entry.get("phases", {}).get(record.key),
-                options=options,
-                sla=effective_sla(record.name, slas, self.settings.component_slas),
-                comparability=context.comparability,
-                threads_match=threads_match,
-            )
-            for record in records
+        env = self.instruction_env if self.settings.instructions else None
+
+        def judge_all() -> list[Any]:
+            return [
+                judge_phase(
+                    record,
+                    None if entry is None else entry.get("phases", {}).get(record.key),
+                    options=options,
+                    sla=effective_sla(record.name, slas, self.settings.component_slas),
+                    comparability=context.comparability,
+                    threads_match=threads_match,
+                    instruction_env=env,
+                )
+                for record in records
+            ]
+
+        verdicts = judge_all()
+        time_failing = [
+            v
+            for v in verdicts
+            if v.time is not None
+            and not v.time.confirmed
+            and fails(v.time.severity, options.fail_on)
         ]
+        if time_failing and context.confirm:
+            problem = self._confirm_in_fresh_process(nodeid, records)
+            if problem is None:
+                verdicts = judge_all()
+            else:
+                for verdict in time_failing:
+                    verdict.record.meta["confirm_problem"] = problem
+                verdicts = judge_all()
         phases = [v.to_json() for v in verdicts]
         growth = annotate_years(phases, growth_pct=self.settings.growth_pct)
         relpath = _relative(baseline_file, self.rootpath)
@@ -311,6 +414,28 @@ class SimperfSession:
         self._judged[nodeid] = judged
         return judged
 
+    # -- child process ------------------------------------------------------------------------
+
+    def _child_record(self, nodeid: str, records: list[PhaseRecord]) -> None:
+        """In a child: keep what the parent needs, the rounds (confirm) or region ids (count)."""
+        test = self.child_tests.setdefault(nodeid, {"outcome": "passed", "error": None})
+        test["records"] = {
+            r.key: {"samples_s": list(r.samples_s), "cpu_s": list(r.cpu_s)} for r in records
+        }
+        if self.counter is not None:
+            prefix = nodeid + "\x00"
+            test["regions"] = {
+                str(region_id): label[len(prefix) :]
+                for region_id, label in self.counter.regions.items()
+                if label.startswith(prefix)
+            }
+
+    def child_outcome(self, nodeid: str, outcome: str, error: str | None) -> None:
+        """In a child: a test's outcome, for the parent to tell a count from a failed run."""
+        test = self.child_tests.setdefault(nodeid, {"outcome": "passed", "error": None})
+        if outcome != "passed" and test["outcome"] == "passed":
+            test["outcome"], test["error"] = outcome, error
+
     def set_outcome(self, nodeid: str, outcome: str) -> None:
         """Final pytest outcome of a perf test (after our own failures were applied)."""
         if nodeid in self.tests:
@@ -338,6 +463,7 @@ class SimperfSession:
         self.queued[nodeid] = {
             "machine": self.machine["id"],
             "duckdb_threads": self.settings.duckdb_threads,
+            "cores": self.cores,
             "calibration": None if calibration is None else calibration.to_dict(),
             "recorded_at": _now(),
             "phases": phases,
@@ -382,6 +508,12 @@ class SimperfSession:
             "known": sorted(self.known_nodeids),
             "machine": self.machine if self.tests else None,
             "calibration": None if self._calibration is None else self._calibration.to_dict(),
+            "children": {
+                "instruction_seconds": self.instructions_seconds,
+                "instruction_runs": self.instruction_runs,
+                "instructions_problem": self.instructions_problem,
+                "confirm_runs": self.confirm_runs,
+            },
         }
 
     def test_payload(self, nodeid: str) -> dict[str, Any]:
@@ -400,6 +532,13 @@ class SimperfSession:
         self.note_collected(payload.get("known", []))
         if payload.get("machine") and self._machine is None:
             self._machine = dict(payload["machine"])
+        children = payload.get("children") or {}
+        self.instructions_seconds += float(children.get("instruction_seconds") or 0.0)
+        self.instruction_runs += int(children.get("instruction_runs") or 0)
+        self.confirm_runs += int(children.get("confirm_runs") or 0)
+        self.instructions_problem = self.instructions_problem or children.get(
+            "instructions_problem"
+        )
         if payload.get("calibration") and not self._calibrated:
             self._calibration = CalibrationResult.from_dict(payload["calibration"])
             self._calibrated = True
@@ -450,6 +589,14 @@ class SimperfSession:
                 "calibration_s": None if calibration is None else calibration.score_s,
                 "calibration": None if calibration is None else calibration.to_dict(),
                 "duckdb_threads": self.settings.duckdb_threads,
+                "instructions": {
+                    "enabled": self.settings.instructions,
+                    "problem": self.instructions_problem,
+                    "seconds": self.instructions_seconds,
+                    "child_runs": self.instruction_runs,
+                    "env": self.instruction_env if self.settings.instructions else None,
+                },
+                "confirm_runs": self.confirm_runs,
                 "xdist_workers": self.xdist_workers,
                 "worker_errors": list(self.worker_errors),
                 "options": self.settings.options_json(),

@@ -12,12 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_simperf.calibration import MachineComparison as Comparability
+from pytest_simperf.instructions import InstructionComparison, judge_instructions
 from pytest_simperf.markers import EffectiveSla, TestOptions
 from pytest_simperf.results import PhaseRecord
 from pytest_simperf.stats import (
     DEFAULT_CPU_SESSION_DRIFT,
     DEFAULT_WALL_SESSION_DRIFT,
     MEASURED_DRIFT_SESSIONS,
+    REGRESSIONS,
     TimeComparison,
     classify_change,
     combine_confirmation,
@@ -114,9 +116,15 @@ class PhaseVerdict:
     baseline: Mapping[str, Any] | None
     comparability: Comparability
     why: str
+    instructions: InstructionComparison | None = None
+    # Time compared for the report but not judged (baseline from another host).
+    time_info: TimeComparison | None = None
+    instruction_env: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         r, b = self.record, self.baseline or {}
+        ins = self.instructions
+        shown = self.time or self.time_info
         return {
             "name": r.name,
             "year": r.year,
@@ -130,10 +138,11 @@ class PhaseVerdict:
             "confirm_cpu_samples_s": r.confirm_cpu_s,
             "runq_wait_s": r.wait_median_s,
             "time_metric": None
-            if self.time is None or self.baseline is None
+            if shown is None or self.baseline is None
             else (time_metric(r, self.baseline)),
             "baseline_median_s": b.get("median_s"),
-            "change_pct": None if self.time is None else self.time.change_pct,
+            "change_pct": None if shown is None else shown.change_pct,
+            "time_gated": self.time is not None,
             "severity": self.severity,
             "time_severity": None if self.time is None else self.time.severity,
             "p_value": None if self.time is None else self.time.p_value,
@@ -141,6 +150,16 @@ class PhaseVerdict:
             "too_noisy": False if self.time is None else self.time.too_noisy,
             "advice": None if self.time is None else self.time.advice,
             "comparison": self.comparability.mode,
+            "instructions": r.instructions,
+            "baseline_instructions": b.get("instructions"),
+            "instructions_change_pct": None if ins is None else ins.change_pct,
+            "instructions_severity": None if ins is None else ins.severity,
+            "instructions_note": r.meta.get("instructions_note")
+            if ins is None or ins.severity is None
+            else None,
+            "instructions_env": dict(self.instruction_env)
+            if self.instruction_env is not None and r.instructions is not None
+            else None,
             "peak_rss_mb": r.peak_rss_mb,
             "peak_alloc_mb": r.peak_alloc_mb,
             "baseline_peak_rss_mb": b.get("peak_rss_mb"),
@@ -269,7 +288,7 @@ def judge_time(
     comparability: Comparability,
 ) -> TimeComparison | None:
     """Time comparison on the metric ``time_metric`` picks, folding in a confirmation rerun."""
-    if comparability.mode not in ("same_machine", "calibrated"):
+    if comparability.mode not in ("same_machine", "other_machine"):
         return None
     metric = time_metric(record, baseline)
     if metric == "cpu":
@@ -280,12 +299,7 @@ def judge_time(
         current, confirm_samples = record.samples_s, record.confirm_samples_s
     history_spread, sessions = assumed_drift(baseline, metric)
     first = compare_times(
-        base_samples,
-        current,
-        thresholds=options.thresholds,
-        scale=comparability.scale,
-        history_spread=history_spread,
-        scale_uncertainty=comparability.scale_uncertainty,
+        base_samples, current, thresholds=options.thresholds, history_spread=history_spread
     )
     drift_note = f"between-session drift ±{100 * history_spread:.1f}% " + (
         f"assumed: {sessions} recording session{'s' if sessions > 1 else ''}"
@@ -312,11 +326,17 @@ def judge_time(
             base_samples,
             confirm_samples,
             thresholds=options.thresholds,
-            scale=float(record.meta.get("confirm_scale") or comparability.scale),
             history_spread=history_spread,
-            scale_uncertainty=comparability.scale_uncertainty,
         )
         return combine_confirmation(first, confirm)
+    problem = record.meta.get("confirm_problem")
+    if problem and first.severity in REGRESSIONS:
+        # A time class is claimed only when a fresh process agrees; this one could not run.
+        return dataclasses.replace(
+            first,
+            severity="OK",
+            why=f"{first.why}; not claimed: the fresh-process confirmation failed ({problem})",
+        )
     return first
 
 
@@ -328,8 +348,14 @@ def judge_phase(
     sla: EffectiveSla | None,
     comparability: Comparability,
     threads_match: bool,
+    instruction_env: Mapping[str, str] | None = None,
 ) -> PhaseVerdict:
-    """Judge one phase: SLA, time, memory and counters against its baseline entry."""
+    """Judge one phase: SLA, time, instructions, memory and counters against its baseline.
+
+    Each gate decides only where it holds: counters and instructions on any host (at equal
+    threads and, for instructions, the same interpreter and DuckDB); seconds only against a
+    baseline from this host; memory only on this host with the same cores.
+    """
     sla_result = judge_sla(record, sla)
     if baseline is None:
         return PhaseVerdict(
@@ -345,16 +371,34 @@ def judge_phase(
             baseline=None,
             comparability=comparability,
             why="no baseline yet: record one with --simperf-update-baseline",
+            instruction_env=instruction_env,
         )
     time_cmp = judge_time(record, baseline, options, comparability)
+    time_info = None
+    if time_cmp is not None and not comparability.time_gated:
+        time_cmp, time_info = None, time_cmp
     counter_severity, plan_changed, counter_why = _counter_verdict(
         record, baseline, options, threads_match
     )
     memory_severity, memory_change, memory_why = _memory_verdict(record, baseline, options)
+    if not comparability.memory:
+        memory_severity, memory_why = None, None
+    instructions = (
+        None
+        if instruction_env is None and record.instructions is None
+        else judge_instructions(
+            record.instructions,
+            baseline,
+            instruction_env,
+            options.thresholds,
+            note=record.meta.get("instructions_note"),
+        )
+    )
     severities = [
         None if time_cmp is None else time_cmp.severity,
         counter_severity,
         memory_severity,
+        None if instructions is None else instructions.severity,
     ]
     severity = worst(severities)
     if (
@@ -366,11 +410,15 @@ def judge_phase(
     ):
         severity = "IMPROVED"
     reasons = []
+    if instructions is not None and instructions.severity is not None:
+        reasons.append(instructions.why)
     if time_cmp is not None:
         reasons.append(time_cmp.why)
-    elif comparability.mode != "same_machine":
-        reasons.append(comparability.reason)
+    elif time_info is not None:
+        reasons.append(f"time not judged (another host): {time_info.why}")
     reasons.extend(x for x in (counter_why, memory_why) if x)
+    if instructions is not None and instructions.severity is None:
+        reasons.append(instructions.why)
     return PhaseVerdict(
         record=record,
         severity=severity,
@@ -384,6 +432,9 @@ def judge_phase(
         baseline=baseline,
         comparability=comparability,
         why="; ".join(reasons),
+        instructions=instructions,
+        time_info=time_info,
+        instruction_env=instruction_env,
     )
 
 
@@ -395,6 +446,8 @@ def wants_confirmation(
 ) -> bool:
     """True when a rerun should confirm the time verdict before it can fail the test."""
     if baseline is None or options.fail_on == "never":
+        return False
+    if not comparability.time_gated:
         return False
     cmp = judge_time(record, baseline, options, comparability)
     if cmp is None:

@@ -69,6 +69,11 @@ def render_summary(report: dict[str, Any]) -> str:
         + (" · QUICK (no confirmation reruns)" if options["quick"] else "")
         + (" · recording baselines" if options["update_baseline"] else "")
     )
+    counted = any(
+        p.get("instructions") is not None or p.get("baseline_instructions") is not None
+        for t in report["tests"]
+        for p in t["phases"]
+    )
     rows = []
     for test in report["tests"]:
         for phase in test["phases"]:
@@ -85,20 +90,33 @@ def render_summary(report: dict[str, Any]) -> str:
                     _mb(phase["peak_alloc_mb"]),
                     _pct(phase.get("yoy_change_pct")),
                 ]
+                + ([_pct(phase.get("instructions_change_pct"))] if counted else [])
             )
+    headers = ["test", "phase", "median", "baseline", "Δ%", "class", "SLA", "memory", "YoY"]
     if rows:
-        lines.extend(
-            table(
-                ["test", "phase", "median", "baseline", "Δ%", "class", "SLA", "memory", "YoY"], rows
-            )
-        )
+        lines.extend(table(headers + (["instr Δ%"] if counted else []), rows))
     else:
         lines.append("no performance test measured anything")
+    # Which gates decided, said once per session rather than once per test or phase.
+    reasons: dict[str, int] = {}
+    for test in report["tests"]:
+        if test["comparison"] not in ("none",) and test.get("comparison_reason"):
+            reasons[test["comparison_reason"]] = reasons.get(test["comparison_reason"], 0) + 1
+    for reason, count in reasons.items():
+        lines.append(f"gates   {count} test(s): {reason}")
+    instructions = run.get("instructions") or {}
+    if instructions.get("enabled"):
+        if instructions.get("problem"):
+            lines.append(f"gates   instructions not counted: {instructions['problem']}")
+        else:
+            lines.append(
+                "gates   instructions counted under valgrind in "
+                f"{instructions.get('child_runs', 0)} child process(es), "
+                f"{instructions.get('seconds', 0.0):.1f} s"
+            )
     for test in report["tests"]:
         for flag in test["growth"]:
             lines.append(f"growth  {_short(test['nodeid'])}: {flag['detail']}")
-        if test["comparison"] not in ("none", "same_machine"):
-            lines.append(f"note    {_short(test['nodeid'])}: {test['comparison_reason']}")
         for phase in test["phases"]:
             if phase.get("too_noisy") and phase.get("advice"):
                 lines.append(f"noisy   {_short(test['nodeid'])} {phase['name']}: {phase['advice']}")
