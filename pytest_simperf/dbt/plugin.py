@@ -1,10 +1,10 @@
 """The ``simperf_dbt`` fixture: a dbt-duckdb project built against the test's workforce.
 
 Each test gets its own working directory holding a DuckDB database with the workforce's census
-(as the table ``census``, or as a Parquet file the project reads through the ``census_parquet``
-var), a generated ``profiles.yml``, and dbt's ``target/`` and ``logs/``. dbt builds into that
-database, not into the workforce's own file: DuckDB allows one process to hold a file through one
-configuration only, and the workforce connection stays open for the test.
+(as the table ``census``, or as a Parquet file whose path goes in a var, ``census_parquet``
+unless configured), a generated ``profiles.yml``, and dbt's ``target/`` and ``logs/``. dbt
+builds into that database, not into the workforce's own file: DuckDB allows one process to
+hold a file through one configuration only, and the workforce connection stays open for the test.
 
 When the test also uses ``simperf``, every dbt invocation is recorded: each model's (and seed's)
 execution time from dbt's run results as a phase named after the model, in the invocation's
@@ -15,12 +15,17 @@ verdicts then apply per model and per year. A rebuild of a year already built
 (``rebuild_year``) records its phases as ``<name>:rebuild``: an incremental strategy that is
 slow only on a re-run must not hide among the first builds' samples.
 
+dbt's console log stays off the terminal (a failing test would otherwise show every line of
+every year); the failure names the model with dbt's message and points to the log file.
+``-v`` puts the log back on the console.
+
 Importing this module imports neither dbt nor duckdb. It is loaded at every pytest start, so it
 leaves ``runner`` to the fixture too (``pytest_simperf/dbt/__init__.py`` still imports it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -35,19 +40,24 @@ if TYPE_CHECKING:
 
 MARKER = "simperf_dbt"
 MARKER_SIGNATURE = (
-    "simperf_dbt(project=None, census='table', vars=None, count_rows=True): options of the "
-    "simperf_dbt fixture for this test: the dbt project folder (default: ini "
-    "simperf_dbt_project), where the census is read from ('table' or 'parquet'), vars passed "
-    "to every dbt invocation, and whether to count each model's rows for rows/second."
+    "simperf_dbt(project=None, census='table', census_var='census_parquet', vars=None, "
+    "count_rows=True): options of the simperf_dbt fixture for this test: the dbt project "
+    "folder (default: ini simperf_dbt_project), where the census is read from ('table' or "
+    "'parquet'), the project's var for the census Parquet path (default: ini "
+    "simperf_dbt_census_var), vars passed to every dbt invocation, and whether to count each "
+    "model's rows for rows/second."
 )
+MARKER_OPTIONS = frozenset({"project", "census", "census_var", "vars", "count_rows"})
 CENSUS_CHOICES = ("table", "parquet")
 DEFAULT_PROJECT = "dbt_project"
+DEFAULT_CENSUS_VAR = "census_parquet"
 TOTAL_PHASE = "dbt_total"
 OVERHEAD_PHASE = "dbt_overhead"
 PARSE_PHASE = "dbt_parse"
 #: Appended to a phase's name for a rebuild of an already-built year: ``<model>:rebuild``.
 #: Component SLAs and ``sla(phase=<model>)`` markers still apply to it (``effective_sla``).
 REBUILD_SUFFIX = ":rebuild"
+_DBT_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def phase_name(name: str, *, rebuild: bool) -> str:
@@ -65,7 +75,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "simperf_dbt_census",
         "where simperf_dbt's project reads the census: 'table' (the census table in the "
-        "target database) or 'parquet' (the census_parquet var)",
+        "target database) or 'parquet' (a file whose path goes in simperf_dbt_census_var)",
+        default=None,
+    )
+    parser.addini(
+        "simperf_dbt_census_var",
+        "the dbt var through which simperf_dbt's project reads a Parquet census "
+        f"(default: {DEFAULT_CENSUS_VAR})",
         default=None,
     )
 
@@ -220,12 +236,11 @@ def _marker_options(item: pytest.Item) -> dict[str, Any]:
         return {}
     if marker.args:
         raise UsageError(f"{item.nodeid}: @pytest.mark.{MARKER} takes keyword arguments only")
-    allowed = {"project", "census", "vars", "count_rows"}
-    unknown = sorted(set(marker.kwargs) - allowed)
+    unknown = sorted(set(marker.kwargs) - MARKER_OPTIONS)
     if unknown:
         raise UsageError(
             f"{item.nodeid}: @pytest.mark.{MARKER} got unknown argument(s) {', '.join(unknown)}; "
-            f"it takes {', '.join(sorted(allowed))}"
+            f"it takes {', '.join(sorted(MARKER_OPTIONS))}"
         )
     options = dict(marker.kwargs)
     if (
@@ -269,6 +284,22 @@ def resolve_census(config: pytest.Config, value: Any) -> str:
     return str(value)
 
 
+def resolve_census_var(config: pytest.Config, value: Any) -> str:
+    """The dbt var that carries the census Parquet path: marker, else ini
+    ``simperf_dbt_census_var``, else ``census_parquet`` (the shipped project's)."""
+    source = "marker simperf_dbt(census_var=...)"
+    if value is None:
+        value, source = config.getini("simperf_dbt_census_var"), "ini simperf_dbt_census_var"
+        if not value:
+            return DEFAULT_CENSUS_VAR
+    if not isinstance(value, str) or not _DBT_VAR_RE.match(value.strip()):
+        raise UsageError(
+            f"simperf_dbt: census_var must be a dbt var name (letters, digits, _), got {value!r} "
+            f"(from {source})"
+        )
+    return value.strip()
+
+
 def duckdb_threads(config: pytest.Config) -> int | None:
     """DuckDB threads for dbt's connection: the session's setting (``None`` = DuckDB's own)."""
     try:
@@ -308,6 +339,7 @@ def simperf_dbt(
     config = request.config
     project_dir = resolve_project_dir(config, options.get("project"))
     census = resolve_census(config, options.get("census"))
+    census_var = resolve_census_var(config, options.get("census_var"))
     workforce = request.getfixturevalue("simperf_workforce")
     work_dir = tmp_path_factory.mktemp("simperf_dbt")
     database = work_dir / "simperf_dbt.duckdb"
@@ -319,7 +351,10 @@ def simperf_dbt(
         duckdb_threads=duckdb_threads(config),
         vars=options.get("vars"),
         census_parquet=parquet,
+        census_var=census_var,
         start_year=int(workforce.simulation_years[0]),
+        # dbt logs every node of every year: thousands of lines in a failing test's output.
+        console_log=config.get_verbosity() >= 1,
     )
     simperf = request.getfixturevalue("simperf") if "simperf" in request.fixturenames else None
     return SimperfDbt(

@@ -186,9 +186,15 @@ class DbtInvocation:
                 shown.append(squashed)
         lines = [f"  {self.error}"] if self.error else []
         lines += [line for _rank, line in sorted(ranked, key=lambda item: item[0])]
-        skipped = [r.name for r in self.failures if r.status == "skipped" and not r.message]
+        skipped = [r for r in self.failures if r.status == "skipped" and not r.message]
         if skipped:
-            lines.append(f"  skipped because of the above: {', '.join(skipped)}")
+            # Pipeline steps by name; data tests only counted: they are most of a long list.
+            named = [r.name for r in skipped if r.resource_type != "test"]
+            tests = len(skipped) - len(named)
+            if tests:
+                named.append(f"{tests} data test{'s' if tests > 1 else ''}")
+            text = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
+            lines.append(f"  skipped because of the above: {text}")
         if not lines:
             lines.append("  dbt reported failure without naming a node")
         return f"{head} failed:\n" + "\n".join(lines)
@@ -339,12 +345,13 @@ class DbtProject:
 
     ``year_var`` / ``start_year_var`` name the project's vars for the simulation year and the
     first year (``start_year_var=None`` if the project has none); ``vars`` are passed to every
-    invocation; ``census_parquet`` sets the ``census_parquet`` var so the project reads the
+    invocation; ``census_parquet`` sets the var named ``census_var`` so the project reads the
     census from that file instead of the ``census`` table.
 
     ``reuse_manifest`` (default) parses apart from the run and reuses a parse only for the same
     inputs (see the module doc); ``False`` hands dbt nothing, so it parses inside every run as
     ``dbt build`` on the command line does (the parse is then part of ``wall_s``).
+    ``console_log=False`` keeps dbt's log off the console (it still goes to ``log_file``).
     """
 
     def __init__(
@@ -356,10 +363,12 @@ class DbtProject:
         duckdb_threads: int | None = 1,
         vars: Mapping[str, Any] | None = None,
         census_parquet: str | Path | None = None,
+        census_var: str = "census_parquet",
         year_var: str = "simulation_year",
         start_year_var: str | None = "start_year",
         start_year: int | None = None,
         reuse_manifest: bool = True,
+        console_log: bool = True,
     ) -> None:
         self.project_dir = Path(project_dir).resolve()
         if not (self.project_dir / "dbt_project.yml").is_file():
@@ -368,12 +377,16 @@ class DbtProject:
         self.work_dir = Path(work_dir).resolve()
         self.duckdb_threads = duckdb_threads
         self.vars: dict[str, Any] = dict(vars or {})
+        if not isinstance(census_var, str) or not census_var.strip():
+            raise UsageError(f"census_var must name a dbt var, got {census_var!r}")
+        self.census_var = census_var.strip()
         if census_parquet is not None:
-            self.vars["census_parquet"] = str(Path(census_parquet).resolve())
+            self.vars[self.census_var] = str(Path(census_parquet).resolve())
         self.year_var = year_var
         self.start_year_var = start_year_var
         self.start_year = start_year
         self.reuse_manifest = reuse_manifest
+        self.console_log = console_log
         self.invocations: list[DbtInvocation] = []
         #: Called with every invocation as soon as dbt returns, failed ones included.
         self.listeners: list[Callable[[DbtInvocation], None]] = []
@@ -394,6 +407,11 @@ class DbtProject:
         self.target_path = self.work_dir / "target"
         self.log_path = self.work_dir / "logs"
         self._write_profile()
+
+    @property
+    def log_file(self) -> Path:
+        """dbt's full log of every invocation (debug level), whatever reaches the console."""
+        return self.log_path / "dbt.log"
 
     def _write_profile(self) -> None:
         self.profiles_dir.mkdir(parents=True, exist_ok=True)
@@ -445,6 +463,8 @@ class DbtProject:
             "--no-use-colors",
             "--no-partial-parse",
         ]
+        if not self.console_log:
+            args += ["--log-level", "none", "--log-level-file", "debug"]
         if vars:
             args += ["--vars", json.dumps(dict(vars), sort_keys=True)]
         selected = _validate_select(select, "select")
@@ -489,6 +509,7 @@ class DbtProject:
             raise DbtRunError(
                 f"dbt parse failed for {self.project_dir}: "
                 f"{_exception_text(outcome.exception) if outcome.exception else 'unknown error'}"
+                f"\n  dbt's log: {self.log_file}"
             )
         self.parse_count += 1
         self._manifests[key] = outcome.result
@@ -574,7 +595,9 @@ class DbtProject:
         for listener in self.listeners:
             listener(invocation)
         if check and not invocation.success:
-            raise DbtRunError(invocation.describe_failure(), invocation)
+            raise DbtRunError(
+                f"{invocation.describe_failure()}\n  dbt's full log: {self.log_file}", invocation
+            )
         return invocation
 
     def build(self, **kwargs: Any) -> DbtInvocation:
@@ -618,17 +641,16 @@ class DbtProject:
         _check_rounds(rounds, "run_years")
         if self.start_year is None:
             self.start_year = ordered[0]
-        return [
-            self.invoke(
-                command,
-                select=select,
-                vars=vars,
-                year=year,
-                full_refresh=full_refresh_first and index == 0,
-            )
-            for _ in range(rounds)
-            for index, year in enumerate(ordered)
-        ]
+        built: list[DbtInvocation] = []  # a loop, not a comprehension: no frame of ours in
+        for _ in range(rounds):  # the traceback of a failing model (``__tracebackhide__``)
+            for index, year in enumerate(ordered):
+                full_refresh = full_refresh_first and index == 0
+                built.append(
+                    self.invoke(
+                        command, select=select, vars=vars, year=year, full_refresh=full_refresh
+                    )
+                )
+        return built
 
     def rebuild_year(
         self,
@@ -645,10 +667,10 @@ class DbtProject:
         __tracebackhide__ = True
         _check_rounds(rounds, "rebuild_year")
         year = _year(year)
-        return [
-            self.invoke(command, select=select, vars=vars, year=year, rebuild=True)
-            for _ in range(rounds)
-        ]
+        built: list[DbtInvocation] = []
+        for _ in range(rounds):
+            built.append(self.invoke(command, select=select, vars=vars, year=year, rebuild=True))
+        return built
 
     # -- reading the database ----------------------------------------------------------------
 

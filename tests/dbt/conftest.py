@@ -52,13 +52,15 @@ def small_workforce_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_project(
     small_workforce_db: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[..., DbtProject]:
-    """A DbtProject on a fresh copy of the small workforce (census as a table)."""
+    """A DbtProject on a fresh copy of the small workforce (census as a table), with dbt's log
+    kept off the console."""
 
     def make(**kwargs) -> DbtProject:
         work = tmp_path_factory.mktemp("dbt")
         database = work / "simperf_dbt.duckdb"
         shutil.copy(small_workforce_db, database)
         kwargs.setdefault("start_year", YEARS[0])
+        kwargs.setdefault("console_log", False)  # dbt's full log is in project.log_file
         return DbtProject(SHIPPED_PROJECT, database, work, **kwargs)
 
     return make

@@ -6,6 +6,7 @@ imported twice in one process, which pytester's in-process runs would do.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,54 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project, run, shippe
     assert sorted(p.name for p in shipped_project.iterdir()) == before  # no target/ or logs/ left
 
 
+def test_census_var_names_the_projects_own_var(pytester, run, shipped_project):
+    """A project whose census var is ``census_parquet_path``: set for the suite in the ini
+    file, or for one test in the marker (which wins)."""
+    project = pytester.path / "renamed_project"
+    shutil.copytree(shipped_project, project, ignore=shutil.ignore_patterns("target", "logs"))
+    for path in (project / "dbt_project.yml", project / "models/staging/stg_census.sql"):
+        text = path.read_text()
+        assert "census_parquet" in text
+        path.write_text(text.replace("census_parquet", "census_parquet_path"))
+    pytester.makepyprojecttoml(
+        f"""
+        [tool.pytest.ini_options]
+        simperf_dbt_project = "{project.as_posix()}"
+        simperf_dbt_census = "parquet"
+        simperf_dbt_census_var = "census_parquet_path"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.workforce(employees=200, years=1, seed=1)
+        def test_from_ini(simperf_dbt):
+            assert simperf_dbt.project.vars["census_parquet_path"].endswith("census.parquet")
+            assert "census_parquet" not in simperf_dbt.project.vars
+            simperf_dbt.run_years()  # there is no census table: only the Parquet file works
+            assert simperf_dbt.query("select count(*) from stg_census")[0][0] >= 200
+
+        @pytest.mark.workforce(employees=200, years=1, seed=1)
+        @pytest.mark.simperf_dbt(census_var="census_file")
+        def test_marker_wins(simperf_dbt):
+            assert set(simperf_dbt.project.vars) == {"census_file"}
+
+        @pytest.mark.simperf_dbt(census_var="census parquet")
+        def test_not_a_var_name(simperf_dbt):
+            pass
+        """
+    )
+    result = run(subprocess=True)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*census_var must be a dbt var name*got 'census parquet' "
+            "(from marker simperf_dbt(census_var=...))*"
+        ]
+    )
+
+
 def test_phases_from_xdist_workers_reach_one_report(project, run, read_json, shipped_models):
     project.makepyfile(
         """
@@ -200,6 +249,23 @@ def test_failing_model_fails_the_test_and_keeps_the_baseline(project, run):
             "*DbtRunError*dbt build (simulation year 2025) failed*",
             "*model int_hiring_events ?error?: Runtime Error in model int_hiring_events*",
             '*Binder Error: Referenced column "no_such_column" not found*',
+            "*skipped because of the above: fct_yearly_events, int_workforce_state, "
+            "fct_workforce_snapshot and * data tests",
+            "*dbt's full log: */logs/dbt.log",
+        ]
+    )
+    # The model and dbt's message, not dbt's log of every node (which -v brings back).
+    result.stdout.no_fnmatch_line("*START sql table model*")
+    assert len(result.outlines) < 60, "\n".join(result.outlines)
+    assert baseline.read_bytes() == recorded
+
+    verbose = run("--simperf-update-baseline", "-v", subprocess=True)
+    verbose.assert_outcomes(failed=1)
+    verbose.stdout.fnmatch_lines(
+        [
+            "*Captured stdout call*",
+            "*START sql table model main.int_hiring_events*",
+            "*ERROR creating sql table model main.int_hiring_events*",
         ]
     )
     assert baseline.read_bytes() == recorded

@@ -38,6 +38,7 @@ def write_project(root: Path, models: dict[str, str]) -> Path:
 
 def make(tmp_path: Path, models: dict[str, str], **kwargs) -> DbtProject:
     project_dir = write_project(tmp_path / "project", models)
+    kwargs.setdefault("console_log", False)
     return DbtProject(project_dir, tmp_path / "db.duckdb", tmp_path / "work", **kwargs)
 
 
@@ -183,6 +184,7 @@ def test_failing_parse_names_the_project_and_the_error(tmp_path):
         project.run(year=2025)
     assert "m.sql" in str(caught.value)
     assert "endif" in str(caught.value)
+    assert str(project.log_file) in str(caught.value)
 
 
 # -- the fingerprint, without dbt ------------------------------------------------------------

@@ -180,6 +180,9 @@ def test_failing_model_names_itself_and_leaves_the_database_intact(make_project)
     assert "skipped because of the above" in message
     assert "fct_yearly_events" in message
     assert caught.value.invocation is project.invocations[-1]
+    # dbt's whole log is in the log file the message points to, not on the console.
+    assert message.endswith(f"dbt's full log: {project.log_file}")
+    assert "no_such_column" in project.log_file.read_text()
     assert events_of(project) == before_events
     assert snapshot_of(project) == before_snapshot
     project.build(year=YEARS[1])  # and the database still builds the year afterwards

@@ -145,6 +145,28 @@ def test_census_parquet_becomes_an_absolute_var(tmp_path):
     assert project.vars["census_parquet"] == str((tmp_path / "c" / "census.parquet").resolve())
 
 
+def test_census_parquet_goes_in_the_projects_own_var(tmp_path):
+    project = make_project(
+        tmp_path, census_parquet=tmp_path / "census.parquet", census_var="census_parquet_path"
+    )
+    assert project.vars == {"census_parquet_path": str((tmp_path / "census.parquet").resolve())}
+    assert make_project(tmp_path, census_var="census_parquet_path").vars == {}
+
+
+@pytest.mark.parametrize("census_var", ["", "  ", None])
+def test_census_var_must_name_a_var(tmp_path, census_var):
+    with pytest.raises(UsageError, match="census_var must name a dbt var"):
+        make_project(tmp_path, census_var=census_var)
+
+
+def test_console_log_off_keeps_the_full_log_in_the_log_file(tmp_path):
+    quiet = make_project(tmp_path, console_log=False).command_args("build")
+    assert quiet[quiet.index("--log-level") + 1] == "none"
+    assert quiet[quiet.index("--log-level-file") + 1] == "debug"
+    assert "--log-level" not in make_project(tmp_path).command_args("build")
+    assert make_project(tmp_path).log_file == tmp_path / "work" / "logs" / "dbt.log"
+
+
 @pytest.mark.parametrize("rounds", [0, -1, 1.5, True])
 def test_rounds_must_be_positive_ints(tmp_path, rounds):
     project = make_project(tmp_path)
@@ -228,7 +250,7 @@ def test_failure_message_names_the_model_and_carries_dbts_message():
     assert text.startswith("dbt build (simulation year 2026) failed:")
     assert "model int_hiring_events [error]: Binder Error: column x" in text
     assert "test assert_headcount_conservation [fail]: Got 1 result" in text
-    assert "skipped because of the above: fct_yearly_events" in text
+    assert text.endswith("skipped because of the above: fct_yearly_events")
     assert "stg_census" not in text
     assert [r.name for r in inv.failures] == [
         "int_hiring_events",
@@ -287,6 +309,30 @@ def test_failure_message_does_not_repeat_a_logged_error_a_node_carries():
         logged_errors=("  Runtime Error in model m (models/m.sql)\n    Binder Error: no column x",),
     )
     assert inv.describe_failure().count("Binder Error") == 1
+
+
+def test_skipped_list_names_pipeline_steps_and_counts_data_tests():
+    inv = invocation(
+        [
+            node("int_hiring_events", status="error", message="Binder Error"),
+            node("fct_yearly_events", status="skipped"),
+            node("unique_event_id", status="skipped", resource_type="test"),
+            node("int_workforce_state", status="skipped"),
+            node("not_null_event_id", status="skipped", resource_type="test"),
+        ],
+        success=False,
+    )
+    assert inv.describe_failure().splitlines()[-1] == (
+        "  skipped because of the above: fct_yearly_events, int_workforce_state and 2 data tests"
+    )
+    only_test = invocation(
+        [
+            node("m", status="error", message="x"),
+            node("t", status="skipped", resource_type="test"),
+        ],
+        success=False,
+    )
+    assert only_test.describe_failure().endswith("skipped because of the above: 1 data test")
 
 
 def test_failure_without_nodes_reports_dbts_exception():
