@@ -63,8 +63,7 @@ def test_reused_parses_build_what_dbt_builds_parsing_every_run(five_years, name)
 
 
 def test_every_date_of_a_year_lies_in_that_year(five_years):
-    """The calendar is an ephemeral model on the year var: a stale compilation would date a
-    later year's hires, and measure ages and tenures, in the first year."""
+    """Every event is dated in its own year, whichever parse built it."""
     rows = five_years.reused.query(
         "select simulation_year, min(effective_date), max(effective_date) "
         "from fct_yearly_events group by all order by all"
@@ -74,7 +73,9 @@ def test_every_date_of_a_year_lies_in_that_year(five_years):
         assert datetime.date(year, 1, 1) <= first <= last <= datetime.date(year, 12, 31)
 
 
-def test_ages_and_tenures_are_measured_at_the_end_of_their_year(five_years):
+def test_ages_and_tenures_are_measured_in_their_year(five_years):
+    """The calendar is an ephemeral model on the year var: a stale compilation would measure a
+    later year's ages and tenures in the first year."""
     rows = five_years.reused.query(
         "select simulation_year, birth_date, hire_date, termination_date, age, tenure_years "
         "from fct_workforce_snapshot"
@@ -84,6 +85,12 @@ def test_ages_and_tenures_are_measured_at_the_end_of_their_year(five_years):
         # DuckDB's date_diff('year', a, b) counts the year boundaries between a and b.
         assert age == year - birth.year
         assert tenure == (terminated.year if terminated else year) - hire.year
+    # int_active_workforce_start, a table last built for the last year: tenure on 1 January.
+    starts = five_years.reused.query(
+        "select hire_date, tenure_years from int_active_workforce_start"
+    )
+    assert starts
+    assert all(tenure == FIVE_YEARS[-1] - hire.year for hire, tenure in starts)
 
 
 def test_each_year_starts_from_the_previous_years_end(five_years):

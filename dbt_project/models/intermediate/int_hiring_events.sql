@@ -59,7 +59,7 @@ select
     d.employee_key,
     {{ simulation_year() }} as simulation_year,
     'hire' as event_type,
-    c.year_start + cast(floor(d.u_day * 364) as integer) as effective_date,
+    make_date({{ simulation_year() }}, 1, 1) + cast(floor(d.u_day * 364) as integer) as effective_date,
     cast(null as double) as previous_compensation,
     round(b.new_hire_base_compensation * (0.9 + 0.2 * d.u_pay), 2) as compensation_amount,
     b.level_id,
@@ -67,4 +67,3 @@ select
 from drawn as d
 join level_bands as b
     on d.u_level >= b.share_from and (d.u_level < b.share_to or b.level_id = 5)
-cross join {{ ref('int_simulation_calendar') }} as c
