@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from pytest_simperf.calibration import MachineComparison as Comparability
@@ -19,11 +19,13 @@ from pytest_simperf.errors import UsageError
 from pytest_simperf.markers import TestOptions
 from pytest_simperf.measure import (
     Clock,
+    CounterHub,
     Counters,
     DuckDBTracker,
     MemoryTracker,
     TrackedConnection,
     configure_duckdb,
+    intercept_connections,
     run_rounds,
 )
 from pytest_simperf.results import PhaseRecord, TestCollector
@@ -70,7 +72,7 @@ class Simperf:
 
     def __init__(self, context: TestContext) -> None:
         self._ctx = context
-        self._trackers: list[DuckDBTracker] = []
+        self._hub = CounterHub()  # the connections whose statements regions count
         self._phase_stack: list[tuple[PhaseHandle, list[bool]]] = []
         context.collector.uses_fixture = True
 
@@ -80,35 +82,71 @@ class Simperf:
         """Profile this DuckDB connection inside measured regions; use the returned object.
 
         Statements run through it inside ``measure``/``phase`` contribute their exact work
-        counters (rows scanned, intermediate rows) and DuckDB's peak buffer memory.
+        counters (rows scanned, intermediate rows) and DuckDB's peak buffer memory. Under
+        ``intercept_connections()`` (on for perf tests) every connection is tracked anyway.
         """
         if isinstance(con, TrackedConnection):
-            if con.simperf_tracker not in self._trackers:
-                self._trackers.append(con.simperf_tracker)
+            con.simperf_tracker.move_to(self._hub)
             return con
-        for tracker in self._trackers:
-            if tracker.connection is con:
-                return TrackedConnection(con, tracker)
-        configure_duckdb(con, self._ctx.duckdb_threads)
-        tracker = DuckDBTracker(con)
-        self._trackers.append(tracker)
+        tracker = self._hub.tracker_for(con)
+        if tracker is None:
+            configure_duckdb(con, self._ctx.duckdb_threads)
+            tracker = DuckDBTracker(con, self._hub)
         return TrackedConnection(con, tracker)
 
     @contextmanager
+    def intercept_connections(self) -> Iterator[None]:
+        """Track every DuckDB connection the test opens while the block runs, and pin its
+        threads to the session's setting: ``duckdb.connect()`` and ``con.cursor()`` of the
+        code under test (dbt-duckdb included), and any connection that runs a statement in a
+        measured region. The connections stay real ``duckdb.DuckDBPyConnection`` objects.
+
+        The plugin enters it around a perf test unless the test opts out; on exit ``duckdb``
+        is as it was and this test's connections count nowhere any more.
+        """
+        try:
+            with intercept_connections(self._on_connect, adopt=self._adopt):
+                yield
+        finally:
+            self._hub.release()
+
+    def _on_connect(self, con: Any) -> None:
+        if self._hub.tracker_for(con) is None:
+            configure_duckdb(con, self._ctx.duckdb_threads)
+            DuckDBTracker(con, self._hub)
+
+    def _adopt(self, con: Any) -> bool:
+        """A connection this test did not see open runs a statement: track it if it is in a
+        measured region (its threads pinned first, as for the ones it opened)."""
+        if not self._hub.counting or self._hub.tracker_for(con) is not None:
+            return False
+        self._on_connect(con)
+        return True
+
+    @contextmanager
     def _counting(self) -> Iterator[list[Counters]]:
-        with ExitStack() as stack:
-            yield [stack.enter_context(t.counting()) for t in self._trackers]
+        with self._hub.region() as counters:
+            yield [counters]
 
     @staticmethod
     def _apply_counters(record: PhaseRecord, counters: list[Counters]) -> None:
-        if not counters:
-            return
         statements = sum(c.statements for c in counters)
         if statements == 0:
             return
         record.rows_scanned = sum(c.rows_scanned for c in counters)
         record.intermediate_rows = sum(c.intermediate_rows for c in counters)
-        record.duckdb_peak_buffer_mb = max(c.peak_buffer_bytes for c in counters) / _MB
+        peaks = [c.peak_buffer_bytes for c in counters if c.peak_buffer_bytes is not None]
+        if peaks:
+            record.duckdb_peak_buffer_mb = max(peaks) / _MB
+        record.meta["duckdb_connections"] = sum(c.connections for c in counters)
+        record.meta["counters_statements"] = statements
+        unprofiled = sum(c.unprofiled for c in counters)
+        if unprofiled:
+            reasons: dict[str, int] = {}
+            for c in counters:
+                for reason, count in c.reasons.items():
+                    reasons[reason] = reasons.get(reason, 0) + count
+            record.mark_counters_incomplete(unprofiled, statements, reasons)
 
     # -- regions -----------------------------------------------------------------------------
 

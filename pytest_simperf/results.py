@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+from collections.abc import Mapping
 from typing import Any
+
+from pytest_simperf.duckdb_profile import incomplete_note
 
 
 def phase_key(name: str, year: int | None) -> str:
@@ -41,6 +44,22 @@ class PhaseRecord:
     @property
     def key(self) -> str:
         return phase_key(self.name, self.year)
+
+    def mark_counters_incomplete(
+        self, unprofiled: int, statements: int, reasons: Mapping[str, int]
+    ) -> None:
+        """Some statements of the region have no DuckDB profile: say so, and why.
+
+        ``counters_complete`` turns False and ``meta`` gets ``counters_note`` (the sentence a
+        report shows: "counters incomplete: N of M statements had no profile: why (n)"),
+        ``counters_unprofiled`` (N), ``counters_statements`` (M, also set on complete
+        regions) and ``counters_reasons`` (reason -> how many statements).
+        """
+        self.counters_complete = False
+        self.meta["counters_unprofiled"] = int(unprofiled)
+        self.meta["counters_statements"] = int(statements)
+        self.meta["counters_reasons"] = {str(k): int(v) for k, v in reasons.items()}
+        self.meta["counters_note"] = incomplete_note(unprofiled, statements, reasons)
 
     @property
     def median_s(self) -> float:
@@ -93,6 +112,19 @@ class PhaseRecord:
         ):
             self.meta["counters_vary"] = True
         self.counters_complete = self.counters_complete and other.counters_complete
+        statements = int(self.meta.get("counters_statements", 0)) + int(
+            other.meta.get("counters_statements", 0)
+        )
+        if "counters_unprofiled" in self.meta or "counters_unprofiled" in other.meta:
+            reasons = dict(self.meta.get("counters_reasons", {}))
+            for reason, count in other.meta.get("counters_reasons", {}).items():
+                reasons[reason] = reasons.get(reason, 0) + count
+            unprofiled = int(self.meta.get("counters_unprofiled", 0)) + int(
+                other.meta.get("counters_unprofiled", 0)
+            )
+            self.mark_counters_incomplete(unprofiled, statements, reasons)
+        elif statements:
+            self.meta["counters_statements"] = statements
 
 
 class TestCollector:
