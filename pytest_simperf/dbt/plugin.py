@@ -41,13 +41,16 @@ if TYPE_CHECKING:
 MARKER = "simperf_dbt"
 MARKER_SIGNATURE = (
     "simperf_dbt(project=None, census='table', census_var='census_parquet', vars=None, "
-    "count_rows=True): options of the simperf_dbt fixture for this test: the dbt project "
-    "folder (default: ini simperf_dbt_project), where the census is read from ('table' or "
-    "'parquet'), the project's var for the census Parquet path (default: ini "
-    "simperf_dbt_census_var), vars passed to every dbt invocation, and whether to count each "
-    "model's rows for rows/second."
+    "count_rows=True, reuse_manifest=True): options of the simperf_dbt fixture for this test: "
+    "the dbt project folder (default: ini simperf_dbt_project), where the census is read from "
+    "('table' or 'parquet'), the project's var for the census Parquet path (default: ini "
+    "simperf_dbt_census_var), vars passed to every dbt invocation, whether to count each "
+    "model's rows for rows/second, and whether to parse apart and reuse a parse of the same "
+    "inputs (False: dbt parses inside every run, as on the command line)."
 )
-MARKER_OPTIONS = frozenset({"project", "census", "census_var", "vars", "count_rows"})
+MARKER_OPTIONS = frozenset(
+    {"project", "census", "census_var", "vars", "count_rows", "reuse_manifest"}
+)
 CENSUS_CHOICES = ("table", "parquet")
 DEFAULT_PROJECT = "dbt_project"
 DEFAULT_CENSUS_VAR = "census_parquet"
@@ -249,6 +252,11 @@ def _marker_options(item: pytest.Item) -> dict[str, Any]:
         and not isinstance(options["vars"], Mapping)
     ):
         raise UsageError(f"{item.nodeid}: @pytest.mark.{MARKER}(vars=...) must be a mapping")
+    if not isinstance(options.get("reuse_manifest", True), bool):
+        raise UsageError(
+            f"{item.nodeid}: @pytest.mark.{MARKER}(reuse_manifest=...) must be True or False, "
+            f"got {options['reuse_manifest']!r}"
+        )
     return options
 
 
@@ -353,6 +361,7 @@ def simperf_dbt(
         census_parquet=parquet,
         census_var=census_var,
         start_year=int(workforce.simulation_years[0]),
+        reuse_manifest=options.get("reuse_manifest", True),
         # dbt logs every node of every year: thousands of lines in a failing test's output.
         console_log=config.get_verbosity() >= 1,
     )

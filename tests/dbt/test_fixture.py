@@ -102,14 +102,17 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project, run, shippe
             assert output["threads"] == 1  # dbt runs one model at a time
 
         @pytest.mark.workforce(employees=200, years=1, seed=1)
-        @pytest.mark.simperf_dbt(census="parquet", vars={{"random_seed": 9}})
-        def test_parquet_census(simperf_dbt):
+        @pytest.mark.simperf_dbt(
+            census="parquet", vars={{"random_seed": 9}}, reuse_manifest=False
+        )
+        def test_parquet_census_dbt_parsing_each_run(simperf_dbt):
             assert simperf_dbt.project.vars["census_parquet"].endswith("census.parquet")
             assert simperf_dbt.query(
                 "select count(*) from information_schema.tables where table_name = 'census'"
             ) == [(0,)]
             (inv,) = simperf_dbt.run_years()
             assert inv.vars["random_seed"] == 9
+            assert (simperf_dbt.project.parse_count, inv.parse_s) == (0, None)
             assert simperf_dbt.query("select count(*) from fct_workforce_snapshot")[0][0] > 0
 
         @pytest.mark.simperf_dbt(census="csv")
@@ -119,14 +122,19 @@ def test_fixture_without_simperf_runs_dbt_in_its_own_folder(project, run, shippe
         @pytest.mark.simperf_dbt(project="no/such/dir")
         def test_missing_project(simperf_dbt):
             pass
+
+        @pytest.mark.simperf_dbt(reuse_manifest="no")
+        def test_bad_reuse_manifest(simperf_dbt):
+            pass
         """
     )
     result = run("--simperf-duckdb-threads=2", subprocess=True)
-    result.assert_outcomes(passed=2, errors=2)
+    result.assert_outcomes(passed=2, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*census must be one of table, parquet, got 'csv' (from marker*",
             "*no dbt project at *no/such/dir (from marker*",
+            "*simperf_dbt(reuse_manifest=...) must be True or False, got 'no'*",
         ]
     )
     assert sorted(p.name for p in shipped_project.iterdir()) == before  # no target/ or logs/ left
