@@ -73,6 +73,7 @@ class Simperf:
     def __init__(self, context: TestContext) -> None:
         self._ctx = context
         self._hub = CounterHub()  # the connections whose statements regions count
+        self._intercepting = 0  # intercept_connections() blocks entered and not yet left
         self._phase_stack: list[tuple[PhaseHandle, list[bool]]] = []
         context.collector.uses_fixture = True
 
@@ -104,11 +105,14 @@ class Simperf:
         The plugin enters it around a perf test unless the test opts out; on exit ``duckdb``
         is as it was and this test's connections count nowhere any more.
         """
+        self._intercepting += 1
         try:
             with intercept_connections(self._on_connect, adopt=self._adopt):
                 yield
         finally:
-            self._hub.release()
+            self._intercepting -= 1
+            if not self._intercepting:  # a nested use leaves the outer one its connections
+                self._hub.release()
 
     def _on_connect(self, con: Any) -> None:
         if self._hub.tracker_for(con) is None:

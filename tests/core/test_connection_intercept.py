@@ -256,6 +256,16 @@ def test_outside_regions_nothing_is_profiled_or_counted():
     assert rec.rows_scanned == 8000
 
 
+def test_a_nested_interception_leaves_the_outer_one_its_connections():
+    simperf = make_simperf()
+    with simperf.intercept_connections():
+        con = duckdb.connect()
+        with simperf.intercept_connections():  # the plugin's, and the test's own
+            pass
+        assert tracker_of(con) is not None
+    assert tracker_of(con) is None
+
+
 def test_after_the_test_its_connections_count_nowhere():
     simperf = make_simperf()
     with simperf.intercept_connections():
