@@ -55,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:  # after BrokenPipeError, one of its kind
+        # A file the command was pointed at cannot be read or written (a folder, no
+        # permission, a full disk): one line naming it, like the errors above.
+        where = f" {exc.filename}" if exc.filename is not None else ""
+        print(f"simperf {args.command}: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

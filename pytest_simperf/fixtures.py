@@ -291,23 +291,59 @@ class Simperf:
         intermediate_rows: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Add a region timed elsewhere (dbt run results, pytest-benchmark rounds)."""
-        samples = [float(s) for s in samples_s]
-        if not samples or any(s < 0 for s in samples):
-            raise UsageError(f"simperf.record({name!r}): samples_s must be non-empty and ≥ 0")
+        """Add a region timed elsewhere (dbt run results, pytest-benchmark rounds).
+
+        Every figure is checked here, where it enters, because this is the one door through
+        which numbers the plugin did not measure itself reach baselines and history: a NaN
+        median would be written as ``null`` and then refused by every later run, a year past
+        the history's integer column would cost the whole run its history row. The error names
+        the test and the region.
+        """
+        from pytest_simperf.baseline import is_count, is_finite_non_negative, is_year
+
+        where = f"{self._ctx.collector.nodeid}: simperf.record({name!r})"
+        if not isinstance(name, str) or not name or "@" in name:
+            raise UsageError(f"{where}: name must be a non-empty string without '@'")
+        if year is not None and not is_year(year):
+            raise UsageError(f"{where}: year must be an int within ±2**31, got {year!r}")
+
+        def seconds(values: Any, field: str, *, required: bool) -> list[float]:
+            if isinstance(values, str | bytes) or not isinstance(values, list | tuple):
+                raise UsageError(f"{where}: {field} must be a list of seconds, got {values!r}")
+            if required and not values:
+                raise UsageError(f"{where}: {field} must be non-empty")
+            for index, value in enumerate(values):
+                if not is_finite_non_negative(value):
+                    raise UsageError(
+                        f"{where}: {field}[{index}] must be a finite number ≥ 0, got {value!r}"
+                    )
+            return [float(v) for v in values]
+
+        def megabytes(value: Any, field: str) -> float | None:
+            if value is not None and not is_finite_non_negative(value):
+                raise UsageError(f"{where}: {field} must be a finite number ≥ 0, got {value!r}")
+            return None if value is None else float(value)
+
+        def count(value: Any, field: str) -> int | None:
+            if value is not None and not is_count(value):
+                raise UsageError(f"{where}: {field} must be a whole number ≥ 0, got {value!r}")
+            return None if value is None else int(value)
+
+        if meta is not None and not isinstance(meta, dict):
+            raise UsageError(f"{where}: meta must be a dict, got {type(meta).__name__}")
         self._ctx.collector.add(
             PhaseRecord(
                 name=name,
                 year=year,
-                samples_s=samples,
+                samples_s=seconds(samples_s, "samples_s", required=True),
                 source="record",
-                cpu_s=[float(c) for c in cpu_s or []],
-                start_rss_mb=start_rss_mb,
-                peak_rss_mb=peak_rss_mb,
-                duckdb_peak_buffer_mb=duckdb_peak_buffer_mb,
-                rows=rows,
-                rows_scanned=rows_scanned,
-                intermediate_rows=intermediate_rows,
+                cpu_s=seconds(cpu_s or [], "cpu_s", required=False),
+                start_rss_mb=megabytes(start_rss_mb, "start_rss_mb"),
+                peak_rss_mb=megabytes(peak_rss_mb, "peak_rss_mb"),
+                duckdb_peak_buffer_mb=megabytes(duckdb_peak_buffer_mb, "duckdb_peak_buffer_mb"),
+                rows=count(rows, "rows"),
+                rows_scanned=count(rows_scanned, "rows_scanned"),
+                intermediate_rows=count(intermediate_rows, "intermediate_rows"),
                 meta=dict(meta or {}),
             )
         )

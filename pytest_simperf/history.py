@@ -218,8 +218,9 @@ _PERF_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
+def _schema_version(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> int:
     """0 for a file without our tables (a fresh file), else the stored version."""
+    where = "history file" if path is None else f"history {path}"
     tables = {
         r[0]
         for r in con.execute(
@@ -229,20 +230,27 @@ def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
     if "simperf_meta" not in tables:
         if tables:
             raise HistoryError(
-                f"not a pytest-simperf history (it holds other tables: {', '.join(sorted(tables))})"
+                f"{where} is not a pytest-simperf history (it holds other tables: "
+                f"{', '.join(sorted(tables))})"
             )
         return 0
     row = con.execute("SELECT value FROM simperf_meta WHERE key = 'schema_version'").fetchone()
     if row is None:
-        raise HistoryError("history file has no schema version")
-    return int(row[0])
+        raise HistoryError(f"{where} has no schema version")
+    try:
+        return int(str(row[0]).strip())
+    except ValueError:
+        raise HistoryError(
+            f"{where} has an unreadable schema version {str(row[0])[:40]!r}; it was not "
+            "written by pytest-simperf, or was edited (the file is untouched)"
+        ) from None
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Bring the file to ``SCHEMA_VERSION`` in one transaction: all steps or none."""
     con.execute("BEGIN TRANSACTION")
     try:
-        version = _schema_version(con)
+        version = _schema_version(con, path)
         if version > SCHEMA_VERSION:
             raise HistoryError(
                 f"{path} has history schema version {version}, newer than this pytest-simperf "
@@ -316,19 +324,27 @@ def open_history(
     connect: Connector = _duckdb_connect,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to an up-to-date history; reading needs the file, writing creates it."""
+    import duckdb
+
     path = Path(path)
     if not write and not path.is_file():
+        if path.exists():
+            raise HistoryError(f"history {path} is not a file")
         raise HistoryNotFoundError(
             f"no history at {path}: run `pytest --simperf` first (each run is recorded at the "
             "end of the session), or point --history at the file"
         )
+    _check_is_duckdb_file(path)
     if write:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HistoryError(f"cannot create the folder of history {path}: {exc}") from None
     con = _open_with_retry(
         path, read_only=not write, sleep=sleep, timeout_s=timeout_s, connect=connect
     )
     try:
-        if _schema_version(con) != SCHEMA_VERSION:
+        if _schema_version(con, path) != SCHEMA_VERSION:
             if not write:
                 # An older file must be migrated before we can read it, which needs a writer.
                 con.close()
@@ -337,8 +353,43 @@ def open_history(
                 )
             _migrate(con, path)
         yield con
+    except duckdb.Error as exc:
+        # A table dropped or altered by hand, a truncated or corrupted file: the query that
+        # met it says what, in its first line; the file is never repaired behind the user.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HistoryError(f"history {path} cannot be used: {first}") from None
     finally:
         con.close()
+
+
+#: Bytes 8-11 of every DuckDB database file.
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def _check_is_duckdb_file(path: Path) -> None:
+    """Refuse, before DuckDB opens it, a file that is not a DuckDB database.
+
+    DuckDB opens what it recognises: a SQLite file makes it try to download the sqlite
+    extension (network, on a CI runner), and other files give errors that do not say which
+    file. A missing file is fine (writing creates it); a directory or anything else is not.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(12)
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise HistoryError(f"history {path} is a directory, not a DuckDB file") from None
+    except OSError as exc:
+        raise HistoryError(f"history {path} cannot be read: {exc}") from None
+    # Shorter than a header: being created by another session right now, or empty; DuckDB
+    # waits for the one and refuses the other with a message naming the file.
+    if len(header) == 12 and header[8:12] != _DUCKDB_MAGIC:
+        kind = "a SQLite database" if header.startswith(b"SQLite for") else "another kind of file"
+        raise HistoryError(
+            f"cannot open history {path}: it is {kind}, not a pytest-simperf history (a DuckDB "
+            "file); it was left untouched: point --simperf-history / --history elsewhere"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,18 +430,36 @@ def _num(value: Any) -> float | None:
         return None
     try:
         out = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return out if math.isfinite(out) else None
 
 
-def _int(value: Any) -> int | None:
-    number = _num(value)
-    return None if number is None else round(number)
+#: The range of DuckDB's INTEGER and BIGINT columns.
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int(value: Any, bounds: tuple[int, int] = _INT32) -> int | None:
+    """A whole number that fits its column, else None: one phase's ``year=10**12`` or
+    ``rows=10**30`` must cost that figure, never the whole run its history row."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number: int | None = value
+    else:
+        as_float = _num(value)
+        number = None if as_float is None else round(as_float)
+    if number is None or not bounds[0] <= number <= bounds[1]:
+        return None
+    return number
+
+
+def _bigint(value: Any) -> int | None:
+    return _int(value, _INT64)
 
 
 def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    # A lone surrogate (from a test id built out of bytes) cannot be stored as UTF-8.
+    return None if value is None else str(value).encode("utf-8", "replace").decode("utf-8")
 
 
 def _rank(severity: str | None) -> int:
@@ -449,7 +518,7 @@ def _performance_rows(run_id: str, report: Mapping[str, Any]) -> list[tuple[Any,
                     _num(phase.get("change_pct")),
                     _str(phase.get("severity")),
                     _num(phase.get("peak_rss_mb")),
-                    _int(phase.get("rows")),
+                    _bigint(phase.get("rows")),
                     _num(phase.get("rows_per_s")),
                     _num(phase.get("sla_seconds")),
                     _str(phase.get("sla_status")),
@@ -464,10 +533,10 @@ def _performance_rows(run_id: str, report: Mapping[str, Any]) -> list[tuple[Any,
                     _num(phase.get("memory_change_pct")),
                     _str(phase.get("memory_severity")),
                     _num(phase.get("duckdb_peak_buffer_mb")),
-                    _int(phase.get("rows_scanned")),
-                    _int(phase.get("baseline_rows_scanned")),
-                    _int(phase.get("intermediate_rows")),
-                    _int(phase.get("baseline_intermediate_rows")),
+                    _bigint(phase.get("rows_scanned")),
+                    _bigint(phase.get("baseline_rows_scanned")),
+                    _bigint(phase.get("intermediate_rows")),
+                    _bigint(phase.get("baseline_intermediate_rows")),
                     phase.get("plan_changed")
                     if isinstance(phase.get("plan_changed"), bool)
                     else None,
@@ -687,7 +756,10 @@ def _since(days: float | None, now: datetime | None) -> datetime:
         return datetime(1, 1, 1)
     if days <= 0 or not math.isfinite(days):
         raise UsageError(f"--days must be a positive number, got {days:g}")
-    return (now or _utcnow()) - timedelta(days=days)
+    try:
+        return (now or _utcnow()) - timedelta(days=days)
+    except OverflowError:  # a window reaching past year 1 (--days 1e10): everything
+        return datetime(1, 1, 1)
 
 
 def _require_runs(
@@ -704,6 +776,11 @@ def _require_runs(
             f"history {path} holds no runs from the last {days:g} days ({total[0]} older runs); "
             "widen --days"
         )
+
+
+def _limit(limit: int | None) -> int:
+    """A LIMIT DuckDB accepts: more rows than any history holds means all of them."""
+    return 2**62 if limit is None else max(0, min(int(limit), 2**62))
 
 
 def _run_row(row: Row) -> Row:
@@ -736,7 +813,7 @@ def list_runs(
             WHERE r.started_at >= ?
             GROUP BY ALL ORDER BY r.started_at DESC, r.run_id DESC
             LIMIT ?""",
-            [since, limit if limit is not None else 2**62],
+            [since, _limit(limit)],
         )
         return [_run_row(r) for r in _rows(cur)]
 
@@ -747,15 +824,20 @@ def resolve_run(con: duckdb.DuckDBPyConnection, path: Path, ref: str | None) -> 
     ref = (ref or "latest").strip()
     if ref == "latest" or ref.startswith("latest~"):
         back = ref.partition("~")[2] or "0"
-        if not back.isdigit():
+        if not (back.isascii() and back.isdigit()):
             raise UnknownRunError(f"bad run reference {ref!r}: use latest, latest~N or a run id")
+        count_row = con.execute("SELECT count(*) FROM runs").fetchone()
+        count = int(count_row[0]) if count_row else 0
+        # Compared as text length first: int() of a 5,000-digit N is refused by Python.
+        if len(back.lstrip("0")) > 18 or int(back) >= count:
+            shown = ref if len(ref) <= 40 else ref[:37] + "..."
+            raise UnknownRunError(f"{shown}: the history holds only {count} runs")
         row = con.execute(
             "SELECT run_id FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1 OFFSET ?",
             [int(back)],
         ).fetchone()
         if row is None:
-            count = con.execute("SELECT count(*) FROM runs").fetchone()
-            raise UnknownRunError(f"{ref}: the history holds only {count[0] if count else 0} runs")
+            raise UnknownRunError(f"{ref}: the history holds only {count} runs")
         return str(row[0])
     matches = [
         r[0]
@@ -1195,7 +1277,7 @@ def dashboard_data(
             con.execute(
                 """SELECT run_id, started_at, git_commit, git_dirty, machine_id FROM runs
                 WHERE started_at >= ? ORDER BY started_at DESC, run_id DESC LIMIT ?""",
-                [since, max_runs],
+                [since, _limit(max_runs)],
             )
         )[::-1]
         run_ids = [r["run_id"] for r in runs]

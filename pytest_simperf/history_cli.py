@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_simperf import history
+from pytest_simperf.errors import UsageError
 from pytest_simperf.report.markdown import fmt_mb, fmt_pct, fmt_seconds
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(history.SEVERITY_ORDER)}
@@ -36,11 +37,19 @@ def _positive_days(text: str) -> float:
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    except ValueError:  # also a number of more than 4,300 digits, which Python refuses
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
     return value
+
+
+def _out_file(text: str) -> Path:
+    """An output file path: not empty (``Path('')`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file path, got an empty string")
+    return Path(text)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -111,7 +120,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="write a self-contained HTML dashboard",
         description="Write one HTML file (no server, no network) with charts of the history.",
     )
-    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="HTML file to write")
+    p.add_argument(
+        "--out", type=_out_file, required=True, metavar="FILE", help="HTML file to write"
+    )
     p.add_argument(
         "--max-runs", type=_positive_int, default=500, metavar="N", help="newest N runs (500)"
     )
@@ -420,9 +431,15 @@ def _cmd_sla(args: argparse.Namespace) -> int:
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from pytest_simperf.report.html import render_dashboard
 
+    out: Path = args.out
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give the HTML file to write")
     data = history.dashboard_data(args.history, days=args.days, max_runs=args.max_runs)
     page = render_dashboard(data, title=args.title)
-    _write_atomic(args.out, page)
+    try:
+        _write_atomic(out, page)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot be written ({exc.strerror or exc})") from None
     print(
         f"wrote {args.out} ({len(data['runs'])} runs, {len(data['components'])} components, "
         f"{len(page.encode()) / 1024:.0f} KiB)"

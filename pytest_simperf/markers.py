@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_simperf.errors import UsageError
-from pytest_simperf.options import ComponentSla, Settings, parse_fail_on
+from pytest_simperf.options import MAX_ROUNDS, MAX_WARMUP, ComponentSla, Settings, parse_fail_on
 
 if TYPE_CHECKING:
     from pytest_simperf.stats import Thresholds
@@ -65,7 +65,10 @@ class TestOptions:
 def _number(value: Any, what: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UsageError(f"{what} must be a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int past the float range, e.g. 10**400
+        raise UsageError(f"{what} must be finite, got {_int_text(value)}") from None
     if math.isnan(number) or math.isinf(number):
         raise UsageError(f"{what} must be finite, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
@@ -73,8 +76,29 @@ def _number(value: Any, what: str, *, allow_zero: bool = False) -> float:
     return number
 
 
+def _int_text(value: int) -> str:
+    """An int for an error message; Python refuses to print one of more than 4,300 digits."""
+    if value.bit_length() < 128:
+        return f"{value:,}"
+    return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"
+
+
+def _check_printable(mark: str, args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -> None:
+    """Refuse an argument no error message could show: Python will not print an int of more
+    than 4,300 digits (``repr`` raises), so every later message about it would crash instead."""
+    for key, value in [*(("positional", a) for a in args), *kwargs.items()]:
+        try:
+            repr(value)
+        except (ValueError, RecursionError):
+            raise UsageError(
+                f"{where}: {mark}({key}=...) holds a value too large to print "
+                "(an integer of thousands of digits?)"
+            ) from None
+
+
 def parse_sla(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -> SlaMarker:
     """Validate one ``sla`` marker; ``where`` names the test in any error."""
+    _check_printable("sla", args, kwargs, where)
     if args:
         raise UsageError(f"{where}: sla() takes keyword arguments only, got {tuple(args)!r}")
     known = {f.name for f in dataclasses.fields(SlaMarker)}
@@ -111,7 +135,11 @@ def _thresholds(value: Any, what: str) -> Thresholds:
     if isinstance(value, str):
         return Thresholds.parse(value, source=what)
     if isinstance(value, Sequence) and len(value) == 3:
-        return Thresholds.parse(",".join(str(v) for v in value), source=what)
+        try:
+            text = ",".join(str(v) for v in value)
+        except ValueError:  # Python will not print an int of more than 4,300 digits
+            raise UsageError(f"{what} must be three percentages like (15, 30, 50)") from None
+        return Thresholds.parse(text, source=what)
     raise UsageError(f"{what} must be three percentages like (15, 30, 50), got {value!r}")
 
 
@@ -119,6 +147,7 @@ def parse_simperf(
     args: Sequence[Any], kwargs: Mapping[str, Any], where: str, settings: Settings
 ) -> TestOptions:
     """Apply a ``simperf`` marker's overrides to the session settings."""
+    _check_printable("simperf", args, kwargs, where)
     if args:
         raise UsageError(f"{where}: simperf() takes keyword arguments only, got {tuple(args)!r}")
     known = {"thresholds", "memory_thresholds", "fail_on", "rounds", "warmup"}
@@ -138,12 +167,17 @@ def parse_simperf(
         )
     if kwargs.get("fail_on") is not None:
         changes["fail_on"] = parse_fail_on(kwargs["fail_on"], f"{where}: simperf(fail_on=)")
-    for key, minimum in (("rounds", 1), ("warmup", 0)):
+    for key, minimum, maximum in (("rounds", 1, MAX_ROUNDS), ("warmup", 0, MAX_WARMUP)):
         if kwargs.get(key) is not None:
             value = kwargs[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise UsageError(
                     f"{where}: simperf({key}=...) must be a whole number ≥ {minimum}, got {value!r}"
+                )
+            if value > maximum:
+                raise UsageError(
+                    f"{where}: simperf({key}=...) must be at most {maximum:,}, "
+                    f"got {_int_text(value)}"
                 )
             changes[key] = 3 if (key == "rounds" and settings.quick) else value
     return dataclasses.replace(options, **changes)

@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     from pytest_simperf.stats import Thresholds
 
 FAIL_ON_CHOICES = ("MINOR", "MAJOR", "CRITICAL", "never")
+# Upper bounds for the rounds of one measure() call, as option, ini value or marker argument.
+# Past them a typo (an extra zero, 10**12) would hang the run or write a baseline of millions of
+# samples; 10,000 timed rounds already pin a median far below any threshold's resolution, and
+# a region that needs more than 100 warm-up rounds is not warming up.
+MAX_ROUNDS = 10_000
+MAX_WARMUP = 100
+# DuckDB accepts any thread count and then aborts the whole process (std::bad_alloc) at the next
+# query when it cannot start them (2**31 - 1 did, here); 1,024 was measured to work.
+MAX_DUCKDB_THREADS = 1024
 DEFAULT_MEMORY_THRESHOLDS = "25,50,100"
 
 
@@ -234,30 +243,52 @@ def _pick(config: _Config, name: str) -> tuple[Any, str]:
     flag = "--" + name.replace("_", "-")
     value = config.getoption(name)
     if value is not None and value is not False:
-        return value, flag
-    ini_value = config.getini(name)
+        return _no_nul(value, flag), flag
+    try:
+        ini_value = config.getini(name)
+    except Exception as exc:
+        # pytest's own conversion of a "bool" ini key names no key ("invalid truth value
+        # 'maybe'"): a ValueError before pytest 9, its UsageError since.
+        raise UsageError(f"ini option {name}: {exc}") from None
     if ini_value not in (None, "", []):
-        return ini_value, f"ini option {name}"
+        return _no_nul(ini_value, f"ini option {name}"), f"ini option {name}"
     return None, flag
 
 
-def _positive_int(value: Any, source: str, *, minimum: int) -> int:
+def _no_nul(value: Any, source: str) -> Any:
+    """Refuse a NUL character: every value here may become a path, and the OS would refuse it
+    later, at the end of the session, with a ``ValueError`` naming no option."""
+    if isinstance(value, str) and "\x00" in value:
+        raise UsageError(f"{source}: contains a NUL character")
+    return value
+
+
+def _positive_int(value: Any, source: str, *, minimum: int, maximum: int | None = None) -> int:
+    text = str(value).strip()
+    if len(text) > 30:  # int() of thousands of digits is slow, and no count here is that long
+        raise UsageError(f"{source}: expected a whole number, got {text[:30]!r}…")
     try:
-        number = int(str(value).strip())
+        number = int(text)
     except ValueError:
         raise UsageError(f"{source}: expected a whole number, got {value!r}") from None
     if number < minimum:
         raise UsageError(f"{source}: must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise UsageError(f"{source}: must be at most {maximum:,}, got {number:,}")
     return number
 
 
 def _positive_float(value: Any, source: str) -> float:
+    """A finite number > 0. ``inf`` is refused like the markers refuse it: an infinite SLA or
+    growth limit is no limit, and ``float('inf')`` would otherwise slip through ``> 0``."""
     try:
         number = float(str(value).strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(f"{source}: expected a number, got {value!r}") from None
     if not number > 0:
         raise UsageError(f"{source}: must be greater than 0, got {value!r}")
+    if number == float("inf"):
+        raise UsageError(f"{source}: must be finite, got {value!r}")
     return number
 
 
@@ -285,7 +316,7 @@ def parse_threads(value: Any, source: str) -> int | None:
     """``auto`` means leave DuckDB's own default (all cores); otherwise a count ≥ 1."""
     if str(value).strip().lower() == "auto":
         return None
-    return _positive_int(value, source, minimum=1)
+    return _positive_int(value, source, minimum=1, maximum=MAX_DUCKDB_THREADS)
 
 
 def _parse_sla_line(line: str, source: str) -> tuple[str, ComponentSla]:
@@ -423,9 +454,13 @@ def read_options(config: _Config) -> OptionValues:
         history_path = config.rootpath / str(value)
 
     value, source = getters["simperf_rounds"]()
-    rounds = _positive_int(value, source, minimum=1) if value is not None else (3 if quick else 7)
+    rounds = (
+        _positive_int(value, source, minimum=1, maximum=MAX_ROUNDS)
+        if value is not None
+        else (3 if quick else 7)
+    )
     value, source = getters["simperf_warmup"]()
-    warmup = _positive_int(value, source, minimum=0) if value is not None else 1
+    warmup = _positive_int(value, source, minimum=0, maximum=MAX_WARMUP) if value is not None else 1
     value, source = getters["simperf_duckdb_threads"]()
     threads = parse_threads(value, source) if value is not None else 1
     value, source = getters["simperf_growth_pct"]()

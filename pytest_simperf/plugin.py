@@ -247,16 +247,25 @@ def _check_markers(item: pytest.Item, config: pytest.Config) -> bool:
 
 
 @pytest.fixture
-def simperf(request: pytest.FixtureRequest) -> Any:
+def simperf(request: pytest.FixtureRequest) -> Generator[Any, None, None]:
     """Measure regions of a performance test: ``measure(fn)``, ``phase(name, year=)``,
-    ``track(con)``, ``record(name, samples_s=)``. Tests using it are skipped without --simperf."""
+    ``track(con)``, ``record(name, samples_s=)``. Tests using it are skipped without --simperf.
+
+    While the test runs, every DuckDB connection it opens (``duckdb.connect``, cursors, dbt's)
+    is tracked and its threads pinned, unless ``simperf(track_connections=False)``.
+    """
     from pytest_simperf.fixtures import Simperf
     from pytest_simperf.markers import default_test_options
 
     spec = request.node.stash.get(SPEC_KEY, None)
     session = simperf_session(request.config)
     options = spec.options if spec is not None else default_test_options(session.settings)
-    return Simperf(session.context_for(request.node.nodeid, options))
+    measurer = Simperf(session.context_for(request.node.nodeid, options))
+    if options.track_connections and session.settings.enabled:
+        with measurer.intercept_connections():
+            yield measurer
+    else:
+        yield measurer
 
 
 @pytest.fixture
@@ -369,6 +378,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         workeroutput["simperf"] = json.dumps(simperf.worker_payload())
         return
     report = simperf.finish(int(exitstatus))
+    if report["baselines"]["errors"] and simperf.settings.update_baseline and exitstatus == 0:
+        # A recording step that wrote nothing must not pass in CI: every test passed, but a
+        # baseline could not be written (the terminal summary says which and why).
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        report["run"]["exit_status"] = int(session.exitstatus)
     config.stash[REPORT_KEY] = report
     from pytest_simperf.report.outputs import write_outputs
 

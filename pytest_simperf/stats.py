@@ -290,8 +290,15 @@ def mann_whitney_greater(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def _min_p_value(n: int, m: int) -> float:
-    """Smallest p-value the exact rank test can give for sample sizes n and m (no ties)."""
-    return 1.0 / math.comb(n + m, n)
+    """Smallest p-value the exact rank test can give for sample sizes n and m (no ties).
+
+    From about 515 samples a side C(n + m, n) no longer fits a float, and the bound is then far
+    below any significance level: 0.0 says so without the division overflowing.
+    """
+    try:
+        return 1.0 / math.comb(n + m, n)
+    except OverflowError:
+        return 0.0
 
 
 # ----------------------------------------------------------------------------- classification

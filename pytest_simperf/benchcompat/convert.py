@@ -36,7 +36,10 @@ def reduce_samples(rounds_s: Sequence[float], max_samples: int = MAX_SAMPLES) ->
     """
     if max_samples < 1:
         raise ValueError(f"max_samples must be at least 1, got {max_samples}")
-    values = [float(x) for x in rounds_s]
+    try:
+        values = [float(x) for x in rounds_s]
+    except OverflowError:  # an integer timing past the float range
+        raise ValueError("round timings must be finite and ≥ 0, got a number too large") from None
     for value in values:
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"round timings must be finite and ≥ 0, got {value!r}")

@@ -22,7 +22,7 @@ import hashlib
 import json
 import statistics
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_simperf import baseline as baseline_mod
@@ -171,6 +171,10 @@ def _name_problem(bench: Mapping[str, Any], seen: Mapping[str, int]) -> str | No
     module, sep, rest = fullname.partition("::")
     if not sep or not module.endswith(".py") or not rest:
         return f"fullname {fullname!r} is not a pytest node id (path.py::test)"
+    parts = PurePosixPath(module).parts
+    if PurePosixPath(module).is_absolute() or Path(module).is_absolute() or ".." in parts:
+        # The saved run is data: its baseline file would land outside baselines/.
+        return f"fullname {fullname!r} names a file outside the rootdir; refused"
     if isinstance(name, str) and name and rest.split("::")[-1] != name:
         return f"name {name!r} does not match its fullname {fullname!r}"
     if seen.get(fullname, 0) > 1:
@@ -200,7 +204,7 @@ def _convert(
                 return "no timings: neither 'stats.data' nor 'stats.median'"
             samples = reduce_samples([median])
             median_s = samples[0]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         return f"unusable timings ({exc})"
     rounds = stats.get("rounds")
     rounds = rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else len(samples)
@@ -214,7 +218,7 @@ def _convert(
     }
     extra = bench.get("extra_info")
     rows = extra.get("rows") if isinstance(extra, Mapping) else None
-    if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0:
+    if baseline_mod.is_count(rows):
         phase["rows"] = rows
     entry = {
         "machine": machine_id,

@@ -158,6 +158,7 @@ def _rows(extra_info: object) -> int | None:
     if not isinstance(extra_info, Mapping):
         return None
     rows = extra_info.get("rows")
-    if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0:
+    # A count the history's BIGINT column holds; past it the run would lose its history row.
+    if isinstance(rows, int) and not isinstance(rows, bool) and 0 <= rows <= 2**63 - 1:
         return rows
     return None

@@ -20,14 +20,14 @@ def write_outputs(report: dict[str, Any], settings: Settings) -> list[str]:
         try:
             text = json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
             write_atomic(settings.json_path, text)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             errors.append(f"JSON report {settings.json_path}: cannot be written ({exc})")
     if settings.markdown_path is not None:
         try:
             from pytest_simperf.report.markdown import render_markdown
 
             write_atomic(settings.markdown_path, render_markdown(report))
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             errors.append(f"Markdown report {settings.markdown_path}: cannot be written ({exc})")
     if settings.history_path is not None and report["tests"]:
         try:

@@ -80,14 +80,25 @@ def run(args: argparse.Namespace) -> int:
     large = spec.employees * spec.years >= PROGRESS_THRESHOLD
     progress = _progress if large and not args.quiet else None
     started = time.perf_counter()
-    if fmt == "duckdb":
-        if out.is_dir():
-            raise UsageError(f"{out} is a directory; a .duckdb output must be a file")
-        build_database(spec, out, progress=progress)
-        with open_workforce(out, spec, read_only=True) as workforce:
-            counts = _counts(workforce)
-    else:
-        counts = _write_parquet(spec, out, progress)
+    if fmt == "duckdb" and out.is_dir():
+        raise UsageError(f"{out} is a directory; a .duckdb output must be a file")
+    try:
+        if fmt == "duckdb":
+            build_database(spec, out, progress=progress)
+            with open_workforce(out, spec, read_only=True) as workforce:
+                counts = _counts(workforce)
+        else:
+            counts = _write_parquet(spec, out, progress)
+    except OSError as exc:
+        # Output beside an unwritable or missing folder, a full disk: say where, in one line.
+        raise UsageError(f"--out {out}: cannot be written ({exc.strerror or exc})") from None
+    except Exception as exc:
+        import duckdb
+
+        if not isinstance(exc, duckdb.Error):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--out {out}: cannot be written ({first})") from None
     elapsed = time.perf_counter() - started
     summary = ", ".join(f"{table} {rows:,} rows" for table, rows in counts.items())
     print(f"wrote {out} ({fmt}): {summary} in {elapsed:.1f} s")
