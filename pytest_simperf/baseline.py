@@ -495,7 +495,14 @@ def phase_entry(
         "session_spread": _relative_spread(medians),
         "session_cpu_medians": cpu_medians or None,
         "session_cpu_spread": _relative_spread(cpu_medians),
+        # Exact CPU work (valgrind), with what it depends on: compared on any host. A pooled
+        # session that did not count keeps the count it pools into (it is the same code).
+        "instructions": phase.get("instructions"),
+        "instructions_env": phase.get("instructions_env") if phase.get("instructions") else None,
     }
+    if add_session and previous is not None and entry["instructions"] is None:
+        entry["instructions"] = previous.get("instructions")
+        entry["instructions_env"] = previous.get("instructions_env")
     result = {key: value for key, value in entry.items() if value is not None}
     if add_session:  # pooled again at the write, onto the entry as it is then (see _repooled)
         result[OWN_PHASE] = dict(phase)

@@ -9,8 +9,8 @@ Two things need a new process rather than a rerun in the current one:
   rerun inside that process shares its luck. A regression is claimed only when a fresh process
   agrees.
 
-The child is ``python -m pytest`` on the same rootdir, ini file and ``-p`` plugins as the parent,
-with ``--simperf-child DIR``: it reads ``DIR/request.json`` (mode and node ids), runs just those
+The child is ``python -m pytest`` with the parent's options, rootdir and ini file, plus
+``--simperf-child DIR``: it reads ``DIR/request.json`` (mode and node ids), runs just those
 tests without judging them, and writes ``DIR/result.json``. Pure module: no pytest import.
 """
 
@@ -34,36 +34,67 @@ MODES = ("instructions", "confirm")
 
 @dataclasses.dataclass(frozen=True)
 class ChildSpec:
-    """How to start ``pytest`` again the way this session was started."""
+    """How to start ``pytest`` again the way this session was started.
+
+    ``args`` are the invocation's own options (``child_args``), so a plugin option, ``-p`` or
+    ``-o`` the tests depend on reaches the child; ``cwd`` is the invocation directory, against
+    which relative paths in them were given.
+    """
 
     python: str
+    cwd: Path
     rootdir: Path
     inifile: Path | None
-    plugin_args: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
     xdist: bool = False
 
     def command(self, nodeids: Sequence[str], folder: Path) -> list[str]:
-        modules = sorted({nodeid.partition("::")[0] for nodeid in nodeids})
-        command = [self.python, "-m", "pytest", *modules, "-q", "--no-header"]
-        command += ["-p", "no:cacheprovider", "--rootdir", str(self.rootdir)]
+        modules = sorted({str(self.rootdir / nodeid.partition("::")[0]) for nodeid in nodeids})
+        command = [self.python, "-m", "pytest", *modules, *self.args]
+        # Its own temporary and cache folders: pytest clears --basetemp at start, and the
+        # user's cache (--lf, --sw) must not learn from a child's run.
+        command += ["--basetemp", str(folder / "basetemp"), "--rootdir", str(self.rootdir)]
+        if not any(arg in ("no:cacheprovider", "-pno:cacheprovider") for arg in self.args):
+            command += ["-o", f"cache_dir={folder / 'cache'}"]
         if self.inifile is not None:
             command += ["-c", str(self.inifile)]
-        command += list(self.plugin_args)
         if self.xdist:
             command += ["-n", "0"]
-        command += ["--simperf-child", str(folder)]
+        command += ["-q", "--simperf-child", str(folder)]
         return command
 
 
-def plugin_args(args: Iterable[str]) -> tuple[str, ...]:
-    """The ``-p NAME`` arguments of an invocation (plugins loaded by hand travel to the child)."""
+# Options a child must not inherit: they write the user's files, stop for a debugger, or start
+# workers (the child runs its few tests in one process); (takes a value?, names).
+_DROP: tuple[tuple[bool, tuple[str, ...]], ...] = (
+    (True, ("--basetemp", "--junitxml", "--junit-xml", "--report-log", "--html", "--resultlog")),
+    (True, ("--json-report-file", "--pdbcls", "--rootdir", "-c", "--config-file", "--inifile")),
+    (False, ("--pdb", "--trace", "--json-report", "--lf", "--last-failed", "--sw", "--stepwise")),
+    (False, ("--simperf-update-baseline", "--simperf-add-baseline-session")),
+)
+
+
+def child_args(args: Sequence[str], positional: Iterable[str]) -> tuple[str, ...]:
+    """The invocation's options for a child: test paths and unsafe options left out."""
+    paths = set(positional)
+    with_value = {name for takes, names in _DROP if takes for name in names}
+    flags = {name for takes, names in _DROP if not takes for name in names}
     out: list[str] = []
     items = list(args)
-    for index, arg in enumerate(items):
-        if arg == "-p" and index + 1 < len(items):
-            out += ["-p", items[index + 1]]
-        elif arg.startswith("-p") and len(arg) > 2:
-            out += ["-p", arg[2:]]
+    skip = False
+    for arg in items:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if arg in paths:
+            continue
+        if name in with_value:
+            skip = "=" not in arg
+            continue
+        if name in flags:
+            continue
+        out.append(arg)
     return tuple(out)
 
 
@@ -126,7 +157,7 @@ def run_child(
         try:
             proc = subprocess.run(
                 command,
-                cwd=spec.rootdir,
+                cwd=spec.cwd,
                 env=env,
                 capture_output=True,
                 text=True,

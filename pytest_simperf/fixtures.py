@@ -25,10 +25,12 @@ from pytest_simperf.measure import (
     MemoryTracker,
     TrackedConnection,
     configure_duckdb,
+    gc_paused,
     intercept_connections,
     run_rounds,
 )
-from pytest_simperf.results import PhaseRecord, TestCollector
+from pytest_simperf.results import PhaseRecord, TestCollector, phase_key
+from pytest_simperf.valgrind import RegionCounter
 from pytest_simperf.verdict import wants_confirmation
 
 _MB = 1024.0 * 1024.0
@@ -62,9 +64,12 @@ class TestContext:
     cpu_clock: Clock = time.process_time
     # Run-queue wait of the measuring thread (measure.runqueue_wait_clock); None: not read.
     wait_clock: Clock | None = None
-    # Measures the machine's speed right now against the baseline's calibration: the scale for
-    # a confirmation rerun, so a burst of load from a neighbour is not taken for a regression.
-    local_scale: Callable[[], float | None] | None = None
+    # In a counting child (``--simperf-child``, under valgrind): counts each region's
+    # instructions instead of timing rounds. Labels are ``nodeid`` NUL ``phase key``.
+    counter: RegionCounter | None = None
+
+    def count_label(self, key: str) -> str:
+        return f"{self.collector.nodeid}\x00{key}"
 
 
 class Simperf:
@@ -74,7 +79,8 @@ class Simperf:
         self._ctx = context
         self._hub = CounterHub()  # the connections whose statements regions count
         self._intercepting = 0  # intercept_connections() blocks entered and not yet left
-        self._phase_stack: list[tuple[PhaseHandle, list[bool]]] = []
+        # (handle, [measured inside?], counting region id or None) per open phase.
+        self._phase_stack: list[tuple[PhaseHandle, list[bool], int | None]] = []
         context.collector.uses_fixture = True
 
     # -- connections -------------------------------------------------------------------------
@@ -172,6 +178,8 @@ class Simperf:
             name, year = phase.name, phase.year
         else:
             name, year = ctx.collector.next_measure_name(), None
+        if ctx.counter is not None:
+            return self._count(ctx.counter, fn, args, kwargs, name, year)
         counters: list[Counters] = []
         result: Any = None
         for index in range(options.warmup):
@@ -206,19 +214,47 @@ class Simperf:
         if ctx.baseline is not None:
             baseline_phase = ctx.baseline.get("phases", {}).get(record.key)
         if ctx.confirm and wants_confirmation(record, baseline_phase, options, ctx.comparability):
-            before = ctx.local_scale() if ctx.local_scale is not None else None
+            # More rounds, not a confirmation: a rerun in this process shares its luck (a slow
+            # process is slow in every round). The session confirms in a fresh process.
             if options.warmup:
-                # Judging and calibrating evicted the work's caches: measured here, the first
-                # rerun round ran 20-60% slow and lifted the rerun's median.
+                # Judging evicted the work's caches: measured here, the first rerun round ran
+                # 20-60% slow.
                 fn(*args, **kwargs)
-            confirm = self._rounds(fn, args, kwargs, options.rounds)
-            after = ctx.local_scale() if ctx.local_scale is not None else None
-            record.confirm_samples_s = confirm.samples_s
-            record.confirm_cpu_s = confirm.cpu_s
-            if before is not None and after is not None:
-                record.meta["confirm_scale"] = (before + after) / 2
-            result = confirm.result
+            more = self._rounds(fn, args, kwargs, options.rounds)
+            record.samples_s.extend(more.samples_s)
+            record.cpu_s.extend(more.cpu_s)
+            record.wait_s.extend(more.wait_s)
+            result = more.result
         ctx.collector.add(record)
+        return result
+
+    def _count(
+        self,
+        counter: RegionCounter,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str,
+        year: int | None,
+    ) -> Any:
+        """In a counting child: warm up uncounted, then count one execution of ``fn``.
+
+        Instruction counts do not vary from run to run as seconds do (the same region repeats
+        within 0.1-0.2% across processes), so one counted execution is enough.
+        """
+        if self._phase_stack and self._phase_stack[-1][2] is not None:
+            counter.discard(self._phase_stack[-1][2])  # the phase's work is counted here
+        result: Any = None
+        for _ in range(max(1, self._ctx.options.warmup)):
+            result = fn(*args, **kwargs)
+        # No gc.collect() first (as timed rounds have): it returns memory arenas, and the
+        # allocations that then refill them made the count depend on the heap's history (the
+        # same region moved 2% with another set of pytest plugins loaded; without it, 0.0002%).
+        with gc_paused(), counter.region(self._ctx.count_label(phase_key(name, year))):
+            t0 = self._ctx.clock()
+            result = fn(*args, **kwargs)
+            elapsed = self._ctx.clock() - t0
+        self._ctx.collector.add(PhaseRecord(name=name, year=year, samples_s=[elapsed]))
         return result
 
     def _rounds(
@@ -250,7 +286,19 @@ class Simperf:
         handle = PhaseHandle(name=name, year=year, rows=rows)
         measured_inside = [False]
         ctx = self._ctx
-        self._phase_stack.append((handle, measured_inside))
+        if ctx.counter is not None:
+            # Counting child: no timing, memory or DuckDB profiling inside the counted block.
+            region_id = ctx.counter.open(ctx.count_label(phase_key(name, year)))
+            self._phase_stack.append((handle, measured_inside, region_id))
+            try:
+                yield handle
+            finally:
+                self._phase_stack.pop()
+                ctx.counter.close(region_id)
+            if not measured_inside[0]:
+                ctx.collector.add(PhaseRecord(name=name, year=year, samples_s=[0.0]))
+            return
+        self._phase_stack.append((handle, measured_inside, None))
         try:
             with ctx.memory.region() as region, self._counting() as counters:
                 w0 = None if ctx.wait_clock is None else ctx.wait_clock()

@@ -82,7 +82,9 @@ def judge_instructions(
         )
     change_pct = (current - base_count) / base_count * 100
     severity = "OK"
-    if abs(change_pct) >= NOISE_PCT:
+    if current == 0:
+        severity = "IMPROVED"  # all the work is gone (classify_change has no ratio for it)
+    elif abs(change_pct) >= NOISE_PCT:
         severity = classify_change(change_pct / 100, thresholds)
     return InstructionComparison(
         severity,

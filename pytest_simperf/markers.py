@@ -60,6 +60,10 @@ class TestOptions:
     fail_on: str
     rounds: int
     warmup: int
+    # Count this test's instructions when --simperf-instructions is on (opt out per test).
+    instructions: bool = True
+    # Track (and pin the threads of) every DuckDB connection the test opens.
+    track_connections: bool = True
 
 
 def _number(value: Any, what: str, *, allow_zero: bool = False) -> float:
@@ -150,7 +154,15 @@ def parse_simperf(
     _check_printable("simperf", args, kwargs, where)
     if args:
         raise UsageError(f"{where}: simperf() takes keyword arguments only, got {tuple(args)!r}")
-    known = {"thresholds", "memory_thresholds", "fail_on", "rounds", "warmup"}
+    known = {
+        "thresholds",
+        "memory_thresholds",
+        "fail_on",
+        "rounds",
+        "warmup",
+        "instructions",
+        "track_connections",
+    }
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise UsageError(
@@ -165,6 +177,13 @@ def parse_simperf(
         changes["memory_thresholds"] = _thresholds(
             kwargs["memory_thresholds"], f"{where}: simperf(memory_thresholds=)"
         )
+    for flag in ("instructions", "track_connections"):
+        if kwargs.get(flag) is not None:
+            if not isinstance(kwargs[flag], bool):
+                raise UsageError(
+                    f"{where}: simperf({flag}=...) must be True or False, got {kwargs[flag]!r}"
+                )
+            changes[flag] = kwargs[flag]
     if kwargs.get("fail_on") is not None:
         changes["fail_on"] = parse_fail_on(kwargs["fail_on"], f"{where}: simperf(fail_on=)")
     for key, minimum, maximum in (("rounds", 1, MAX_ROUNDS), ("warmup", 0, MAX_WARMUP)):

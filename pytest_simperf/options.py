@@ -95,6 +95,10 @@ class Settings:
     calibrate: bool = True
     growth_pct: float = 10.0
     component_slas: Mapping[str, ComponentSla] = dataclasses.field(default_factory=dict)
+    # Count instructions per region under valgrind (a gate that holds on any host).
+    instructions: bool = False
+    # Set in a child process (``child``): the folder holding its request and result.
+    child_dir: Path | None = None
 
     def options_json(self) -> dict[str, Any]:
         """The options worth recording with a run (history, JSON report)."""
@@ -109,6 +113,7 @@ class Settings:
             "confirm": self.confirm,
             "duckdb_threads": self.duckdb_threads,
             "calibration": self.calibrate,
+            "instructions": self.instructions,
         }
 
 
@@ -127,6 +132,7 @@ _INI: tuple[tuple[str, str, str], ...] = (
     ("simperf_duckdb_threads", "string", "DuckDB threads for measured connections, or 'auto'"),
     ("simperf_growth_pct", "string", "memory growth %/year that flags a multi-year trend"),
     ("simperf_calibration", "string", "on (default) or off: calibrate machine speed per session"),
+    ("simperf_instructions", "bool", "count instructions per region under valgrind (on/off)"),
     ("simperf_sla", "linelist", "component SLAs: 'name = seconds [warning=S] [memory_mb=M]'"),
 )
 
@@ -233,6 +239,19 @@ def add_options(parser: Any) -> None:
         help="run a short calibration workload per session so timings are compared through "
         "the machine's current speed (default: on; off compares raw seconds on the same "
         "machine and only counters across machines)",
+    )
+    group.addoption(
+        "--simperf-instructions",
+        action="store_true",
+        default=None,
+        help="also count the instructions of every measured region under valgrind (in a child "
+        "process) and gate on them: the same count on any host, at any load",
+    )
+    group.addoption(
+        "--simperf-child",
+        default=None,
+        metavar="DIR",
+        help="internal: run as pytest-simperf's counting or confirmation child process",
     )
     for name, kind, help_text in _INI:
         parser.addini(name, help_text, type=kind, default=None)
@@ -469,6 +488,11 @@ def read_options(config: _Config) -> OptionValues:
     value, source = getters["simperf_calibration"]()
     calibrate = _bool(value, source) if value is not None else True
 
+    value, source = getters["simperf_instructions"]()
+    instructions = _bool(value, source) if value is not None else False
+    child = config.getoption("simperf_child")
+    child_dir = Path(child) if child else None
+
     slas = load_pyproject_slas(config.rootpath / "pyproject.toml")
     lines = config.getini("simperf_sla") or []
     for line in lines:
@@ -495,5 +519,20 @@ def read_options(config: _Config) -> OptionValues:
         "growth_pct": growth_pct,
         "calibrate": calibrate,
         "component_slas": slas,
+        "instructions": instructions,
+        "child_dir": child_dir,
     }
+    if child_dir is not None:
+        # A child measures and reports; it never judges, records or writes anything of its own.
+        fields.update(
+            enabled=True,
+            update_baseline=False,
+            add_session=False,
+            json_path=None,
+            markdown_path=None,
+            history_path=None,
+            confirm=False,
+            calibrate=False,
+            instructions=False,
+        )
     return OptionValues(fields)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +44,11 @@ SLA_SIGNATURE = (
     "fails the test. Marks the test as a performance test (run with --simperf)."
 )
 SIMPERF_SIGNATURE = (
-    "simperf(thresholds=None, memory_thresholds=None, fail_on=None, rounds=None, warmup=None): "
-    "per-test overrides of the regression thresholds (percent, e.g. (10, 20, 40)), the class "
-    "that fails, and measure() rounds. Marks the test as a performance test."
+    "simperf(thresholds=None, memory_thresholds=None, fail_on=None, rounds=None, warmup=None, "
+    "instructions=True, track_connections=True): per-test overrides of the regression "
+    "thresholds (percent, e.g. (10, 20, 40)), the class that fails, measure() rounds, whether "
+    "--simperf-instructions counts this test, and whether every DuckDB connection it opens is "
+    "tracked (threads pinned, counters read). Marks the test as a performance test."
 )
 SKIP_REASON = (
     "performance test: skipped without --simperf (run `pytest --simperf` to measure it and "
@@ -89,6 +92,19 @@ def pytest_configure(config: pytest.Config) -> None:
         # end-of-session report, which is not made). ``simperf_session`` creates one on demand.
         return
     session = simperf_session(config)
+    if session.settings.child_dir is not None:
+        _configure_child(config, session)
+        return
+    from pytest_simperf.child import ChildSpec, child_args
+
+    session.child_spec = ChildSpec(
+        python=sys.executable,
+        cwd=config.invocation_params.dir,
+        rootdir=config.rootpath,
+        inifile=config.inipath,
+        args=child_args(config.invocation_params.args, config.args),
+        xdist=config.pluginmanager.hasplugin("xdist"),
+    )
     config.pluginmanager.register(OutcomeHooks(session), "simperf-outcomes")
     if config.pluginmanager.hasplugin("xdist") and getattr(config, "workerinput", None) is None:
         config.pluginmanager.register(XdistHooks(session), "simperf-xdist")
@@ -125,6 +141,58 @@ def simperf_session(config: pytest.Config) -> SimperfSession:
         )
         config.stash[SESSION_KEY] = session
     return session
+
+
+def _configure_child(config: pytest.Config, session: SimperfSession) -> None:
+    """A child process (``child``): run the requested tests, count or time them, report back."""
+    from pytest_simperf.child import read_request
+
+    folder = session.settings.child_dir
+    assert folder is not None
+    try:
+        mode, nodeids = read_request(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        raise pytest.UsageError(f"pytest-simperf: --simperf-child {folder}: {exc}") from None
+    if mode == "instructions":
+        from pytest_simperf.valgrind import ClientRequests, RegionCounter
+
+        try:
+            requests = ClientRequests()
+        except OSError as exc:
+            raise pytest.UsageError(f"pytest-simperf: {exc}") from None
+        if not requests.running_on_valgrind():
+            raise pytest.UsageError(
+                "pytest-simperf: the counting child is not running under valgrind"
+            )
+        session.counter = RegionCounter(requests)
+    config.pluginmanager.register(ChildHooks(session, set(nodeids)), "simperf-child")
+
+
+class ChildHooks:
+    """Registered in a child process only: select the requested tests, report their outcome."""
+
+    def __init__(self, session: Any, nodeids: set[str]) -> None:
+        self.session = session
+        self.nodeids = nodeids
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        keep = [item for item in items if item.nodeid in self.nodeids]
+        dropped = [item for item in items if item.nodeid not in self.nodeids]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed or (report.skipped and report.when != "teardown"):
+            error = str(report.longrepr).strip().splitlines()[-1:] if report.longrepr else []
+            outcome = "skipped" if report.skipped else "failed"
+            self.session.child_outcome(report.nodeid, outcome, error[0] if error else None)
+        elif report.when == "call":
+            self.session.child_outcome(report.nodeid, "passed", None)
 
 
 class OutcomeHooks:
@@ -294,6 +362,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     try:
         if spec.uses_fixture:
             result = yield
+        elif session.counter is not None:
+            with session.counter.region(f"{item.nodeid}\x00call"):
+                result = yield
+            session.add_record(
+                item.nodeid, spec.options, PhaseRecord(name="call", year=None, samples_s=[0.0])
+            )
         else:
             clock = time_clock()
             with session.memory.region() as region:
@@ -373,6 +447,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not simperf_enabled(config):
         return
     simperf = simperf_session(config)
+    if simperf.settings.child_dir is not None:
+        from pytest_simperf.child import write_result
+
+        write_result(simperf.settings.child_dir, simperf.child_tests, {})
+        return
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["simperf"] = json.dumps(simperf.worker_payload())
@@ -387,6 +466,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from pytest_simperf.report.outputs import write_outputs
 
     report["output_errors"] = write_outputs(report, simperf.settings)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With --simperf-instructions, group the selected perf tests into counting batches.
+
+    One valgrind child per test module: its start-up (interpreter, imports, fixtures under
+    valgrind) is paid once per module rather than once per test. An xdist worker runs each test
+    on its own, since it does not know which tests it will get.
+    """
+    config = session.config
+    if not simperf_enabled(config) or not simperf_settings(config).instructions:
+        return
+    if getattr(config, "workerinput", None) is not None:
+        return
+    batches: dict[str, list[str]] = {}
+    for item in session.items:
+        spec = item.stash.get(SPEC_KEY, None)
+        if spec is not None and spec.is_perf and spec.options.instructions:
+            batches.setdefault(item.nodeid.partition("::")[0], []).append(item.nodeid)
+    simperf = simperf_session(config)
+    for batch in batches.values():
+        for nodeid in batch:
+            simperf.count_batches[nodeid] = batch
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

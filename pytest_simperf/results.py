@@ -35,6 +35,8 @@ class PhaseRecord:
     rows_scanned: int | None = None
     intermediate_rows: int | None = None
     counters_complete: bool = True
+    # Instructions of one execution of the region, counted under valgrind in a child process.
+    instructions: int | None = None
     confirm_samples_s: list[float] | None = None
     confirm_cpu_s: list[float] | None = None
     # Per-round run-queue wait (runnable, not running); empty where the OS does not report it.

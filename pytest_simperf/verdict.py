@@ -134,6 +134,7 @@ class PhaseVerdict:
             "confirm_samples_s": r.confirm_samples_s,
             "median_s": r.median_s,
             "cpu_s": r.cpu_median_s,
+            "baseline_cpu_s": b.get("cpu_s"),
             "cpu_samples_s": list(r.cpu_s),
             "confirm_cpu_samples_s": r.confirm_cpu_s,
             "runq_wait_s": r.wait_median_s,

@@ -65,26 +65,58 @@ def _phases(report: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapping[
 def _regressions(
     report: Mapping[str, Any],
 ) -> list[tuple[str, str, str, float | None, float | None, float | None, str]]:
-    """(test, phase, metric, baseline, now, Δ%, class) for each regressed metric, worst first."""
-    found = []
+    """(test, phase, metric, baseline, now, Δ%, class) for each gate that regressed, worst first.
+
+    One row per gate, with that gate's own figures: instructions, CPU or wall time (the clock the
+    verdict used), DuckDB's rows scanned, memory.
+    """
+    found: list[tuple[str, str, str, float | None, float | None, float | None, str]] = []
     for test, phase in _phases(report):
-        if phase.get("severity") in _REGRESSION:
+        nodeid, key = str(test.get("nodeid")), _phase_key(phase)
+        before = len(found)
+        if phase.get("instructions_severity") in _REGRESSION:
             found.append(
                 (
-                    str(test.get("nodeid")),
-                    _phase_key(phase),
-                    "time",
-                    phase.get("baseline_median_s"),
-                    phase.get("median_s"),
+                    nodeid,
+                    key,
+                    "instructions",
+                    phase.get("baseline_instructions"),
+                    phase.get("instructions"),
+                    phase.get("instructions_change_pct"),
+                    str(phase["instructions_severity"]),
+                )
+            )
+        if phase.get("time_severity") in _REGRESSION:
+            cpu = phase.get("time_metric") == "cpu"
+            found.append(
+                (
+                    nodeid,
+                    key,
+                    "cpu time" if cpu else "wall time",
+                    phase.get("baseline_cpu_s") if cpu else phase.get("baseline_median_s"),
+                    phase.get("cpu_s") if cpu else phase.get("median_s"),
                     phase.get("change_pct"),
-                    str(phase["severity"]),
+                    str(phase["time_severity"]),
+                )
+            )
+        if phase.get("counter_severity") in _REGRESSION:
+            base, now = phase.get("baseline_rows_scanned"), phase.get("rows_scanned")
+            found.append(
+                (
+                    nodeid,
+                    key,
+                    "rows scanned",
+                    base,
+                    now,
+                    None if not base or now is None else (now - base) / base * 100,
+                    str(phase["counter_severity"]),
                 )
             )
         if phase.get("memory_severity") in _REGRESSION:
             found.append(
                 (
-                    str(test.get("nodeid")),
-                    _phase_key(phase),
+                    nodeid,
+                    key,
                     "memory",
                     phase.get("baseline_peak_rss_mb"),
                     phase.get("peak_rss_mb"),
@@ -92,7 +124,28 @@ def _regressions(
                     str(phase["memory_severity"]),
                 )
             )
+        if len(found) == before and phase.get("severity") in _REGRESSION:
+            # A report without per-gate classes (older runs in the history): the phase's own.
+            found.append(
+                (
+                    nodeid,
+                    key,
+                    "time",
+                    phase.get("baseline_median_s"),
+                    phase.get("median_s"),
+                    phase.get("change_pct"),
+                    str(phase["severity"]),
+                )
+            )
     return sorted(found, key=lambda r: (_CLASS_ORDER[r[6]], -(r[5] or 0.0), r[0], r[1]))
+
+
+def _fmt_metric(metric: str, value: float | None) -> str:
+    if metric.endswith("time"):
+        return fmt_seconds(value)
+    if metric == "memory":
+        return fmt_mb(value)
+    return "–" if value is None else f"{value:,.0f}"
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
@@ -128,9 +181,16 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += ["### Regressions", ""]
         rows: list[tuple[Any, ...]] = []
         for nodeid, key, metric, base, now, pct, cls in regressions:
-            fmt = fmt_seconds if metric == "time" else fmt_mb
             rows.append(
-                (_code(nodeid), key, metric, fmt(base), fmt(now), fmt_pct(pct), f"**{cls}**")
+                (
+                    _code(nodeid),
+                    key,
+                    metric,
+                    _fmt_metric(metric, base),
+                    _fmt_metric(metric, now),
+                    fmt_pct(pct),
+                    f"**{cls}**",
+                )
             )
         lines += [*_table(("Test", "Phase", "Metric", "Baseline", "Now", "Δ%", "Class"), rows), ""]
 

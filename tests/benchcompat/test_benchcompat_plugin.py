@@ -140,7 +140,10 @@ def test_regression_against_baseline_is_classed_and_fails(pytester, bench, repor
     )
     slower.assert_outcomes(failed=4, deselected=2)
     slower.stdout.fnmatch_lines(
-        ["*CRITICAL regression in benchmark: wall time median 0.030 s vs baseline 0.010 s (+*%)*"]
+        [
+            "*CRITICAL regression in benchmark: first run: wall time median 0.030 s vs baseline"
+            " 0.010 s (+*%)*; confirmation: *supported by both runs*"
+        ]
     )
     tests = report()
     assert {t["severity"] for t in tests.values()} == {"CRITICAL"}

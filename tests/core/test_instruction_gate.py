@@ -25,9 +25,10 @@ FACTOR = float(os.environ.get("SIMPERF_WORK", "1"))
 
 
 def busy(n):
+    # Small ints only, so each iteration costs the same whatever n (i * i past 2**30 would not).
     acc = 0
     for i in range(n):
-        acc = (acc + i * i) % 1_000_003
+        acc = (acc + (i & 1023) * 7) % 1_000_003
     return acc
 
 
@@ -91,7 +92,9 @@ def test_counts_are_recorded_compared_and_gate_on_another_host(
     got = _phases(read_json(pytester.path / "slower.json"))
     assert got["loop@2025"]["time_gated"] is False
     assert got["loop@2025"]["instructions_severity"] == "MAJOR"
-    assert 38.0 < got["loop@2025"]["instructions_change_pct"] < 42.0
+    # x1.4 the loop's iterations: about +40% (counted in pytester's in-process runs the same
+    # work has read up to 2 points higher than from a command line; the class is what matters).
+    assert 37.0 < got["loop@2025"]["instructions_change_pct"] < 43.0
     assert got["once"]["instructions_severity"] == "MAJOR"
     slower.stdout.fnmatch_lines(["*MAJOR regression in loop@2025: instructions * (+*%)*"])
 

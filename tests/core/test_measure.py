@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import itertools
 
 import duckdb
@@ -238,20 +240,66 @@ def test_bad_phase_names(name):
         pass
 
 
-def test_confirmation_rerun_only_when_the_first_rounds_would_fail():
+def test_rounds_are_extended_in_process_when_the_first_rounds_would_fail():
+    # A rerun inside the process adds rounds; only a fresh process confirms (session).
     baseline = {"phases": {"measure": {"median_s": 0.1, "samples_s": [0.1, 0.1, 0.1, 0.1, 0.1]}}}
     same = Simperf(_context(clock=FakeClock([0.0, 0.1]), baseline=baseline))
     same.measure(lambda: None)
-    assert same.records[0].confirm_samples_s is None
+    assert len(same.records[0].samples_s) == 5
     slow = Simperf(_context(clock=FakeClock([0.0, 0.2]), baseline=baseline))
     calls = []
     slow.measure(lambda: calls.append(1))
-    assert slow.records[0].confirm_samples_s == pytest.approx([0.2] * 5)
-    # warm-up + 5 rounds, then a fresh warm-up before the 5 rerun rounds
+    assert slow.records[0].samples_s == pytest.approx([0.2] * 10)
+    assert slow.records[0].confirm_samples_s is None
+    # warm-up + 5 rounds, then a fresh warm-up before the 5 extra rounds
     assert len(calls) == 12
     off = Simperf(_context(clock=FakeClock([0.0, 0.2]), baseline=baseline, confirm=False))
     off.measure(lambda: None)
-    assert off.records[0].confirm_samples_s is None
+    assert len(off.records[0].samples_s) == 5
+
+
+class FakeRequests:
+    """Stands in for valgrind's client requests: each dump reports the instructions 'run' since
+    the last one, which the test sets through ``work``."""
+
+    def __init__(self):
+        self.log = []
+        self.pending = 0
+
+    def start(self):
+        self.log.append("start")
+        self.pending = 0
+
+    def stop(self):
+        self.log.append("stop")
+
+    def dump(self, name):
+        self.log.append((name, self.pending))
+        self.pending = 0
+
+
+def test_counting_child_counts_one_execution_after_warm_up_and_nests_phases():
+    from pytest_simperf.valgrind import RegionCounter
+
+    requests = FakeRequests()
+    counter = RegionCounter(requests)
+    simperf = Simperf(dataclasses.replace(_context(), counter=counter))
+    calls = []
+
+    def work():
+        calls.append(1)
+        requests.pending += 100
+
+    with simperf.phase("events", year=2025):
+        simperf.measure(work)  # the phase's own region is dropped: measure() counts it
+    with simperf.phase("snapshot", year=2025):
+        requests.pending += 7
+    assert len(calls) == 2  # one warm-up, one counted execution; no timed rounds
+    labels = sorted(label.split("\x00")[1] for label in counter.regions.values())
+    assert labels == ["events@2025", "snapshot@2025"]
+    assert requests.log.count("start") == requests.log.count("stop")
+    dumps = [entry for entry in requests.log if isinstance(entry, tuple)]
+    assert [count for _, count in dumps if count] == [100, 7]
 
 
 def test_record_validates_samples():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_simperf.child import ChildResult, ChildSpec, plugin_args
+from pytest_simperf.child import ChildResult, ChildSpec, child_args
 from pytest_simperf.instructions import NOISE_PCT, judge_instructions
 from pytest_simperf.stats import Thresholds, slowdown_rank
 from pytest_simperf.valgrind import (
@@ -164,18 +164,45 @@ def test_region_counter_dumps_at_every_boundary_and_instruments_only_inside():
 
 
 def test_child_command_repeats_the_invocation_and_counts_per_module(tmp_path):
+    invocation = [
+        "tests/perf",
+        "-p",
+        "pytest_simperf.plugin",
+        "--benchmark-timer=fake.clock",
+        "--basetemp",
+        "/tmp/mine",
+        "--junitxml=out.xml",
+        "--pdb",
+        "-k",
+        "pipeline",
+        "--simperf-update-baseline",
+    ]
     spec = ChildSpec(
         python="/py",
+        cwd=tmp_path / "here",
         rootdir=tmp_path,
         inifile=tmp_path / "pyproject.toml",
-        plugin_args=plugin_args(["-x", "-p", "pytest_simperf.plugin", "-pno:randomly"]),
+        args=child_args(invocation, ["tests/perf"]),
         xdist=True,
     )
     command = spec.command(["t/a.py::x", "t/a.py::y[1]", "t/b.py::z"], tmp_path / "out")
-    assert command[:5] == ["/py", "-m", "pytest", "t/a.py", "t/b.py"]
+    assert command[:5] == [
+        "/py",
+        "-m",
+        "pytest",
+        str(tmp_path / "t/a.py"),
+        str(tmp_path / "t/b.py"),
+    ]
+    assert "tests/perf" not in command
+    # What the tests need travels; what would write the user's files or stop does not.
+    for kept in ("pytest_simperf.plugin", "--benchmark-timer=fake.clock", "pipeline"):
+        assert kept in command
+    for dropped in ("/tmp/mine", "--junitxml=out.xml", "--pdb", "--simperf-update-baseline"):
+        assert dropped not in command
+    assert command[command.index("--basetemp") + 1] == str(tmp_path / "out" / "basetemp")
     assert command[command.index("-c") + 1] == str(tmp_path / "pyproject.toml")
-    assert "pytest_simperf.plugin" in command and "no:randomly" in command
-    assert command[command.index("-n") + 1] == "0"  # no xdist workers under valgrind
+    assert f"cache_dir={tmp_path / 'out' / 'cache'}" in command
+    assert command[command.index("-n") + 1] == "0"  # no xdist workers in a child
     assert command[-2:] == ["--simperf-child", str(tmp_path / "out")]
 
 
