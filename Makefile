@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup demo test lint bench baselines clean
+.PHONY: setup system-deps demo test lint bench baselines clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,14 +12,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) system-deps
 
-# The main job: the repository's perf suite gated against the committed baselines.
-demo: $(STAMP)
-	$(VENV)/bin/pytest tests/perf --simperf
+# valgrind, for the instruction-count gate (apt-get where it is missing).
+system-deps:
+	bash .ci/system-deps.sh
+
+# The main job: the repository's perf suite gated against the committed baselines, with the
+# instruction-count gate (valgrind) that holds on any machine.
+demo: $(STAMP) system-deps
+	$(VENV)/bin/pytest tests/perf --simperf --simperf-instructions
 
 # The test suite (unit, behaviour, integration); performance tests are skipped without --simperf.
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)
@@ -29,8 +34,8 @@ lint: $(STAMP)
 
 # Re-record this repository's baselines over three sessions (then review and commit baselines/):
 # the extra sessions teach the verdicts how much timings move between sessions.
-baselines: $(STAMP)
-	$(VENV)/bin/pytest tests/perf --simperf-update-baseline --simperf-history=off
+baselines: $(STAMP) system-deps
+	$(VENV)/bin/pytest tests/perf --simperf-update-baseline --simperf-instructions --simperf-history=off
 	$(VENV)/bin/pytest tests/perf --simperf-add-baseline-session --simperf-history=off
 	$(VENV)/bin/pytest tests/perf --simperf-add-baseline-session --simperf-history=off
 
