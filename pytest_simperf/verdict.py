@@ -175,6 +175,8 @@ class PhaseVerdict:
             "intermediate_rows": r.intermediate_rows,
             "baseline_intermediate_rows": b.get("intermediate_rows"),
             "plan_changed": self.plan_changed,
+            "counters_complete": r.counters_complete,
+            "counters_note": r.meta.get("counters_note"),
             "counter_severity": self.counter_severity,
             "sla_seconds": None if self.sla_limits is None else self.sla_limits.seconds,
             "sla_memory_mb": None if self.sla_limits is None else self.sla_limits.memory_mb,
@@ -418,6 +420,8 @@ def judge_phase(
     elif time_info is not None:
         reasons.append(f"time not judged (another host): {time_info.why}")
     reasons.extend(x for x in (counter_why, memory_why) if x)
+    if not record.counters_complete and record.meta.get("counters_note"):
+        reasons.append(f"{record.meta['counters_note']} (not gated on counters)")
     if instructions is not None and instructions.severity is None:
         reasons.append(instructions.why)
     return PhaseVerdict(

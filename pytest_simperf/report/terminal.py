@@ -118,6 +118,10 @@ def render_summary(report: dict[str, Any]) -> str:
         for flag in test["growth"]:
             lines.append(f"growth  {_short(test['nodeid'])}: {flag['detail']}")
         for phase in test["phases"]:
+            if phase.get("counters_note") and not phase.get("counters_complete", True):
+                lines.append(
+                    f"counted {_short(test['nodeid'])} {phase['name']}: {phase['counters_note']}"
+                )
             if phase.get("too_noisy") and phase.get("advice"):
                 lines.append(f"noisy   {_short(test['nodeid'])} {phase['name']}: {phase['advice']}")
     base = report["baselines"]
