@@ -124,6 +124,15 @@ def test_memory_regressions_use_their_own_thresholds_and_a_floor():
     )  # +90 MB is under 10% of a 1 GB process
 
 
+# What instruction counts depend on (valgrind.instruction_env); the host is not part of it.
+ENV = {
+    "arch": "x86_64",
+    "isa": "v3",
+    "python": "CPython 3.11",
+    "python_build": "b",
+    "duckdb": "2.0.1",
+    "duckdb_threads": "1",
+}
 OTHER = MachineComparison(
     "other_machine", 1.0, 0.0, "baselines recorded on another host", memory=False
 )
@@ -145,14 +154,7 @@ def test_time_from_another_host_is_reported_not_judged():
 
 
 def test_counters_and_instructions_still_gate_across_hosts():
-    env = {
-        "arch": "x86_64",
-        "isa": "v3",
-        "python": "CPython 3.11",
-        "python_build": "b",
-        "duckdb": "2.0.1",
-        "duckdb_threads": "1",
-    }
+    env = ENV
     base = {**_baseline(), "rows_scanned": 1000, "instructions": 1_000_000, "instructions_env": env}
     record = PhaseRecord("p", None, [5.0] * 7, rows_scanned=1000, instructions=1_400_000)
     verdict = judge_phase(
@@ -173,14 +175,7 @@ def test_counters_and_instructions_still_gate_across_hosts():
 
 
 def test_instructions_from_another_duckdb_are_not_compared():
-    env = {
-        "arch": "x86_64",
-        "isa": "v3",
-        "python": "CPython 3.11",
-        "python_build": "b",
-        "duckdb": "2.0.1",
-        "duckdb_threads": "1",
-    }
+    env = ENV
     base = {**_baseline(), "instructions": 1_000_000, "instructions_env": env}
     record = PhaseRecord("p", None, [1.0] * 7, instructions=3_000_000)
     verdict = judge_phase(
