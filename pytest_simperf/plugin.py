@@ -12,6 +12,7 @@ arguments must be checked against the settings.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -363,14 +364,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         if spec.uses_fixture:
             result = yield
         elif session.counter is not None:
-            with session.counter.region(f"{item.nodeid}\x00call"):
+            with _pinned(session, spec), session.counter.region(f"{item.nodeid}\x00call"):
                 result = yield
             session.add_record(
                 item.nodeid, spec.options, PhaseRecord(name="call", year=None, samples_s=[0.0])
             )
         else:
             clock = time_clock()
-            with session.memory.region() as region:
+            with _pinned(session, spec), session.memory.region() as region:
                 t0 = clock()
                 result = yield
                 elapsed = clock() - t0
@@ -407,6 +408,17 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         )
         session.queue_baseline(item.nodeid)
     return result
+
+
+def _pinned(session: SimperfSession, spec: ItemSpec) -> contextlib.AbstractContextManager[Any]:
+    """For a marked test without the fixture: pin the threads of every DuckDB connection it
+    opens, as the fixture does (memory and time are then like for like across machines)."""
+    if not spec.options.track_connections:
+        return contextlib.nullcontext()
+    from pytest_simperf.measure import configure_duckdb, intercept_connections
+
+    threads = session.settings.duckdb_threads
+    return intercept_connections(lambda con: configure_duckdb(con, threads))
 
 
 def time_clock() -> Any:

@@ -33,3 +33,30 @@ def test_incomplete_counters_are_said_not_gated(pytester, run, read_json):
     assert phase["counter_severity"] is None
     assert "(not gated on counters)" in phase["why"]
     result.stdout.fnmatch_lines(["counted test_mod.py::test_load load: counters incomplete*"])
+
+
+THREADS = """
+import duckdb
+import pytest
+
+# DuckDB's own default here (one thread a core), read before any perf test runs.
+DEFAULT = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+
+
+@pytest.mark.sla(seconds=10)
+def test_no_fixture():
+    con = duckdb.connect()
+    assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+
+
+@pytest.mark.sla(seconds=10)
+@pytest.mark.simperf(track_connections=False)
+def test_opted_out():
+    con = duckdb.connect()
+    assert con.execute("SELECT current_setting('threads')").fetchone()[0] == DEFAULT
+"""
+
+
+def test_connections_of_a_marked_test_without_the_fixture_are_pinned(pytester, run):
+    pytester.makepyfile(test_threads=THREADS)
+    run("--simperf").assert_outcomes(passed=2)
