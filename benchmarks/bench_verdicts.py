@@ -328,7 +328,7 @@ def rejudge_on_cpu(
     for CPU-bound work. Uses the package's own ``judge_time`` with the session's samples
     (and confirmation samples, where the gate took them) and the baseline's CPU samples.
     """
-    from pytest_simperf.calibration import CalibrationResult, compare_machines
+    from pytest_simperf.calibration import compare_machines
     from pytest_simperf.markers import TestOptions
     from pytest_simperf.results import PhaseRecord
     from pytest_simperf.stats import Thresholds
@@ -337,13 +337,7 @@ def rejudge_on_cpu(
     base = entry["phases"].get(key)
     if not base or not base.get("cpu_samples_s") or not phase.get("cpu_samples_s"):
         return None
-    cal = entry.get("calibration")
-    comparability = compare_machines(
-        machines.get(str(entry.get("machine"))),
-        CalibrationResult.from_dict(cal) if cal else None,
-        run["machine"],
-        CalibrationResult.from_dict(run["calibration"]) if run.get("calibration") else None,
-    )
+    comparability = compare_machines(machines.get(str(entry.get("machine"))), run["machine"])
     forced = dict(base, samples_s=base["cpu_samples_s"], median_s=base["cpu_s"])
     record = PhaseRecord(
         name=phase["name"],
