@@ -1400,9 +1400,12 @@ def run_rounds(
             waits.append(w1 - w0)
         spent += t1 - t0
         done = index + 1
-        if max_time_s is not None and done >= min_rounds and done < rounds:
-            if spent + (spent / done) > max_time_s:
-                break
+        if (
+            max_time_s is not None
+            and min_rounds <= done < rounds
+            and spent + (spent / done) > max_time_s
+        ):
+            break
     return Rounds(samples_s=samples, cpu_s=cpu, result=result, wait_s=waits)
 
 
