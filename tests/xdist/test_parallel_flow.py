@@ -250,3 +250,42 @@ def test_worker_crash_keeps_other_results_and_baselines_intact(pytester, read_js
     assert text == dumps(data)
     assert set(data["tests"]) == {n.split("::", 1)[1] for n in perf}
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+COUNTED = """
+import pytest
+
+
+def busy(n):
+    acc = 0
+    for i in range(n):
+        acc = (acc + (i & 1023) * 7) % 1_000_003
+    return acc
+
+
+@pytest.mark.parametrize("n", [10_000, 20_000])
+def test_counted(simperf, n):
+    simperf.measure(busy, n)
+"""
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("valgrind") is None and not __import__("os").environ.get("CI"),
+    reason="valgrind is not installed (CI installs it)",
+)
+def test_instruction_counts_reach_one_report_in_every_mode(pytester, run, read_json, mode):
+    # Serial runs count a module in one child; an xdist worker counts each of its tests alone.
+    pytester.makepyfile(test_mod=COUNTED)
+    run("--simperf-update-baseline", "--simperf-instructions").assert_outcomes(passed=2)
+    result = run("--simperf", "--simperf-instructions", "--simperf-json=r.json")
+    result.assert_outcomes(passed=2)
+    report = read_json(pytester.path / "r.json")
+    counts = {t["nodeid"]: t["phases"][0]["instructions"] for t in report["tests"]}
+    assert all(count and count > 500_000 for count in counts.values()), counts
+    small, large = (
+        counts["test_mod.py::test_counted[10000]"],
+        counts["test_mod.py::test_counted[20000]"],
+    )
+    assert 1.9 < large / small < 2.1
+    assert {t["phases"][0]["instructions_severity"] for t in report["tests"]} == {"OK"}
+    assert report["run"]["instructions"]["child_runs"] == (1 if mode != "n2" else 2)
