@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from pytest_simperf import __version__
 from pytest_simperf.errors import SimperfError
 
 _COMMAND_MODULES: tuple[str, ...] = (
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="simperf",
         description="pytest-simperf: synthetic workforces, performance history and reports.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -40,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
-        parser.print_help()
+        # Bare `simperf`: a newcomer learns the commands from the help; it goes to stderr with
+        # status 2, as argparse treats any other missing required argument, so a script that
+        # calls it by mistake fails rather than passing on a page of help.
+        parser.print_help(sys.stderr)
         return 2
     try:
         return int(func(args))
