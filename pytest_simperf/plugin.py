@@ -444,8 +444,15 @@ def pytest_runtest_makereport(
         return report
     report.sections.append(("simperf", judged.section))
     if report.passed and judged.failures:
+        from pytest_simperf.report.reasons import failure_headline
+
+        # pytest shows only the first line in `-r` summaries, CI annotations and the JUnit
+        # message: it carries the first reason; the full list follows, as before.
         report.outcome = "failed"
-        report.longrepr = "pytest-simperf:\n" + "\n".join(f"  {f}" for f in judged.failures)
+        report.longrepr = (
+            f"pytest-simperf: {failure_headline(judged.report, judged.failures)}\n"
+            + "\n".join(f"  {f}" for f in judged.failures)
+        )
     if getattr(item.config, "workerinput", None) is not None:
         # xdist serialises report attributes: the controller merges this in XdistHooks.
         report.simperf_payload = json.dumps(  # type: ignore[attr-defined]
