@@ -115,8 +115,15 @@ def machine_from_info(machine_info: object) -> dict[str, Any]:
         ident = "pytest-benchmark-" + digest.hexdigest()[:12]
         cpu = cpu or "unknown"
     system = "-".join(str(info[k]) for k in ("system", "release", "machine") if info.get(k))
+    # pytest-benchmark records the host name ("node") but not the OS's machine id: a run saved
+    # here (same host name, CPU model and cores) is taken as this host, so its seconds are
+    # judged; any other run's seconds are reported only (calibration.compare_machines).
+    host = _this_host_if_same(info.get("node"), cpu, cores)
+    if host is not None:
+        ident = host
     return {
         "id": ident,
+        "host": host,
         "cpu": cpu,
         "cores": cores if isinstance(cores, int) and not isinstance(cores, bool) else None,
         "arch": arch or None,
@@ -125,6 +132,19 @@ def machine_from_info(machine_info: object) -> dict[str, Any]:
         "platform": system or None,
         "source": "pytest-benchmark machine_info",
     }
+
+
+def _this_host_if_same(node: object, cpu: str, cores: object) -> str | None:
+    import os
+    import socket
+
+    from pytest_simperf.calibration import _cpu_model, host_key
+
+    if not node or str(node) != socket.gethostname():
+        return None
+    if cpu != _cpu_model() or cores != (os.cpu_count() or 1):
+        return None
+    return host_key()
 
 
 def plan_import(run: Mapping[str, Any], *, rootdir: Path, source: str) -> ImportPlan:

@@ -308,3 +308,22 @@ def test_report_says_when_seconds_will_not_be_compared(root):
     assert "would be created: 1" in here
     assert "not this machine" in elsewhere
     assert "SLAs still apply" in elsewhere
+
+
+def test_a_run_saved_on_this_host_is_taken_as_this_host():
+    import os
+    import socket
+
+    from pytest_simperf.benchcompat.importer import machine_from_info
+    from pytest_simperf.calibration import _cpu_model, host_key
+
+    info = {
+        "node": socket.gethostname(),
+        "machine": "x86_64",
+        "cpu": {"brand_raw": _cpu_model(), "count": os.cpu_count()},
+    }
+    here = machine_from_info(info)
+    assert here["host"] == here["id"] == host_key()
+    # Another host name with the same CPU: not this host, whatever the model string says.
+    elsewhere = machine_from_info({**info, "node": "another-runner"})
+    assert elsewhere["host"] is None and elsewhere["id"] != host_key()
