@@ -186,6 +186,7 @@ def _judge(
 ) -> GroupVerdict:
     """Fit a group from the session's reports and judge it against the anchor's baseline."""
     from pytest_simperf.baseline import module_key
+    from pytest_simperf.report.terminal import NOT_JUDGED
     from pytest_simperf.scaling_gate import judge_group
 
     settings = simperf.settings
@@ -197,11 +198,13 @@ def _judge(
             entry = None  # the core fails the test and names the file
         stored = None if entry is None else entry.get(REPORT_KEY)
     report = simperf.tests[anchor]
+    # An instance that failed before a verdict is listed with no measurement: it has none.
+    judged = {n: r for n, r in simperf.tests.items() if r.get("baseline_status") != NOT_JUDGED}
     base_nodeid = group.split("[", 1)[0]
     return judge_group(
         spec,
         group,
-        [(size, simperf.tests.get(nodeid)) for size, nodeid in instances],
+        [(size, judged.get(nodeid)) for size, nodeid in instances],
         baseline=stored,
         baseline_file=report.get("baseline_file") or str(module_key(anchor)[0]),
         update=settings.update_baseline,

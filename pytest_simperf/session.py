@@ -36,7 +36,7 @@ from pytest_simperf.measure import (
 )
 from pytest_simperf.multiyear import annotate_years, summarize_test
 from pytest_simperf.options import Settings, thresholds_percent
-from pytest_simperf.report.terminal import fmt_seconds
+from pytest_simperf.report.terminal import NOT_JUDGED, fmt_seconds
 from pytest_simperf.results import PhaseRecord, TestCollector
 from pytest_simperf.stats import MEASURED_DRIFT_SESSIONS, median, severity_rank
 from pytest_simperf.valgrind import RegionCounter, instruction_env, valgrind_problem
@@ -437,7 +437,31 @@ class SimperfSession:
             test["outcome"], test["error"] = outcome, error
 
     def set_outcome(self, nodeid: str, outcome: str) -> None:
-        """Final pytest outcome of a perf test (after our own failures were applied)."""
+        """Final pytest outcome of a perf test (after our own failures were applied).
+
+        A perf test that failed or errored before it was judged (its own assertion, a fixture,
+        a setup error) has no report: it gets one with no phases and ``baseline_status``
+        ``NOT_JUDGED``, so the summary counts it as failed rather than claiming 0 failed,
+        and says what happened rather than that nothing was measured.
+        """
+        if nodeid not in self.tests and nodeid in self.perf_nodeids:
+            if outcome not in ("failed", "error"):
+                return
+            self.tests[nodeid] = {
+                "nodeid": nodeid,
+                "outcome": outcome,
+                "severity": None,
+                "sla_status": None,
+                "baseline_file": None,
+                "baseline_status": NOT_JUDGED,
+                "comparison": "none",
+                "comparison_reason": None,
+                "failed_reasons": [],
+                "summary": None,
+                "growth": [],
+                "phases": [],
+            }
+            return
         if nodeid in self.tests:
             current = self.tests[nodeid]["outcome"]
             if current == "passed" or outcome in ("failed", "error"):

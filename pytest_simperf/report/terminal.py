@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_simperf.stats import (
@@ -57,6 +57,23 @@ def _short(nodeid: str, width: int = 48) -> str:
     return nodeid if len(nodeid) <= width else "…" + nodeid[-(width - 1) :]
 
 
+# ``baseline_status`` of a perf test that failed or errored before it was judged (its own
+# assertion, a fixture, a setup error): the session lists it with no phases, so the counts
+# include it; nothing else reads a measurement from it.
+NOT_JUDGED = "not judged"
+
+
+def unjudged_failures(tests: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Node ids of perf tests that failed or errored before a verdict: their own assertion, a
+    fixture, a setup error. The session lists them with ``baseline_status`` "not judged" and
+    no phases; the summary names them rather than saying nothing was measured."""
+    return [
+        str(t["nodeid"])
+        for t in tests
+        if t.get("baseline_status") == NOT_JUDGED and t.get("outcome") in ("failed", "error")
+    ]
+
+
 def render_summary(report: dict[str, Any]) -> str:
     """The text shown after the run: the phase table, growth flags, baselines, warnings."""
     lines: list[str] = []
@@ -95,7 +112,13 @@ def render_summary(report: dict[str, Any]) -> str:
     headers = ["test", "phase", "median", "baseline", "Δ%", "class", "SLA", "memory", "YoY"]
     if rows:
         lines.extend(table(headers + (["instr Δ%"] if counted else []), rows))
-    else:
+    unjudged = unjudged_failures(report["tests"])
+    if unjudged:
+        lines.append(
+            f"{len(unjudged)} performance test(s) failed before being judged (see the failure "
+            "above): " + ", ".join(_short(nodeid, 60) for nodeid in unjudged)
+        )
+    elif not rows:
         lines.append("no performance test measured anything")
     # Which gates decided, said once per session rather than once per test or phase.
     reasons: dict[str, int] = {}
@@ -156,7 +179,9 @@ def render_summary(report: dict[str, Any]) -> str:
         )
     for message in report.get("output_errors") or []:
         lines.append(f"error: {message}")
-    failed = [t for t in report["tests"] if t["outcome"] == "failed"]
+    # Every perf test pytest failed or errored counts, whatever the cause (a regression, its
+    # own assertion, a fixture): the line must never say 0 failed when pytest says otherwise.
+    failed = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
     lines.append(
         f"{len(report['tests'])} performance test(s), {len(failed)} failed"
         + ("" if not failed else ": " + ", ".join(_short(t["nodeid"], 60) for t in failed))
