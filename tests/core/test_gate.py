@@ -109,7 +109,8 @@ def test_regression_classes(pytester, run, monkeypatch, read_json, scale, severi
         result.stdout.fnmatch_lines(
             [
                 f"*{severity} regression in step: first run: cpu time median*"
-                "; confirmation: *supported by both runs*[[]baseline baselines/test_mod.json*accept it with: "
+                "; confirmation: *supported by both runs*"
+                "[[]baseline baselines/test_mod.json*accept it with: "
                 "pytest --simperf-update-baseline 'test_mod.py::test_step'"
             ]
         )
