@@ -152,7 +152,9 @@ def run_child(
         command = spec.command(nodeids, folder)
         if valgrind is not None:
             command = [*callgrind_prefix(folder, valgrind), *command]
-        env = child_environment(dict(os.environ if environ is None else environ))
+        env = child_environment(
+            dict(os.environ if environ is None else environ), counting=valgrind is not None
+        )
         t0 = time.monotonic()
         try:
             proc = subprocess.run(

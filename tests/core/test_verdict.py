@@ -126,6 +126,7 @@ def test_memory_regressions_use_their_own_thresholds_and_a_floor():
 
 # What instruction counts depend on (valgrind.instruction_env); the host is not part of it.
 ENV = {
+    "allocator": "malloc",
     "arch": "x86_64",
     "isa": "v3",
     "python": "CPython 3.11",

@@ -21,6 +21,7 @@ from pytest_simperf.valgrind import (
 )
 
 ENV = {
+    "allocator": "malloc",
     "arch": "x86_64",
     "isa": "x86-64-v3",
     "python": "CPython 3.11",
@@ -206,9 +207,12 @@ def test_child_command_repeats_the_invocation_and_counts_per_module(tmp_path):
     assert command[-2:] == ["--simperf-child", str(tmp_path / "out")]
 
 
-def test_child_environment_fixes_the_hash_seed_and_drops_xdist():
-    env = child_environment({"PATH": "/bin", "PYTEST_XDIST_WORKER": "gw0", "PYTHONHASHSEED": "9"})
-    assert env == {"PATH": "/bin", "PYTHONHASHSEED": "0"}
+def test_child_environment_fixes_hash_seed_and_allocator_only_to_count():
+    base = {"PATH": "/bin", "PYTEST_XDIST_WORKER": "gw0", "PYTHONHASHSEED": "9"}
+    counting = child_environment(base, counting=True)
+    assert counting == {"PATH": "/bin", "PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"}
+    # A child confirming a time runs as the parent did: same allocator, same hashing.
+    assert child_environment(base, counting=False) == {"PATH": "/bin", "PYTHONHASHSEED": "9"}
 
 
 def test_child_result_reports_counts_and_why_they_are_missing():
