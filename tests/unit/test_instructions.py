@@ -125,9 +125,11 @@ def test_read_dumps_adds_each_interval_to_every_open_region(tmp_path):
     _dump(tmp_path, "callgrind.10.2", DUMP_PREFIX + "1,2", 40)  # inner, inside outer
     _dump(tmp_path, "callgrind.10.3", DUMP_PREFIX + "1", 5)
     _dump(tmp_path, "callgrind.10.4", "someone-else", 999)  # not ours
+    _dump(tmp_path, "callgrind.11.1-01", DUMP_PREFIX + "3", 70)  # the measuring thread
+    _dump(tmp_path, "callgrind.11.1-02", DUMP_PREFIX + "3", 9)  # an idle DuckDB worker polling
     (tmp_path / "callgrind.10").write_text("desc: Trigger: Program termination\n")
     (tmp_path / "result.json").write_text("{}")
-    assert read_dumps(tmp_path) == {1: 145, 2: 40}
+    assert read_dumps(tmp_path) == {1: 145, 2: 40, 3: 70}
 
 
 class Requests:
