@@ -4,7 +4,7 @@ An instruction count (valgrind, see ``valgrind``) depends on the code, the data,
 and the libraries, not on the host's speed, its neighbours or its cores. Two counts are compared
 when what they depend on matches (``valgrind.env_mismatch``); the change is then classed with the
 same thresholds as time, with no noise margin beyond ``NOISE_PCT``: the same region counted in two
-processes repeats within 0.1–0.2% (benchmarks/README.md).
+processes repeats within 0.05% (benchmarks/README.md).
 
 It does not see what costs time without costing instructions: cache misses, I/O, waiting for
 locks or cores, work in other processes. Time covers those where time is comparable.
