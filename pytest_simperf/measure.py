@@ -574,16 +574,21 @@ class DuckDBTracker:
             "execute", last.query, lambda: execute(con, last), replaces_result=True, whole=sql
         )
 
-    def boundary(self, call: Callable[[], Any]) -> Any:
-        """A call that may run a statement DuckDB gives no hook for (``con.sql()`` on 1.x):
-        collect what finished before it, and after it, what it ran."""
-        if not self.hub.open:
-            return call()
+    def _before_untracked_call(self) -> None:
+        """Collect what finished so far and make sure the profiler is on, before a call that
+        runs statements without a per-statement hook."""
         with self.hub.lock:
             if self.hub.open:
                 self.settle(drain=False)
                 self.ensure_enabled()
                 self.sweep()
+
+    def boundary(self, call: Callable[[], Any]) -> Any:
+        """A call that may run a statement DuckDB gives no hook for (``con.sql()`` on 1.x):
+        collect what finished before it, and after it, what it ran."""
+        if not self.hub.open:
+            return call()
+        self._before_untracked_call()
         result = call()
         with self.hub.lock:
             self.sweep()
@@ -593,11 +598,7 @@ class DuckDBTracker:
         """DuckDB 2's ``_prepare_script``: runs every statement of a script but the last."""
         if not self.hub.open:
             return call()
-        with self.hub.lock:
-            if self.hub.open:
-                self.settle(drain=False)
-                self.ensure_enabled()
-                self.sweep()
+        self._before_untracked_call()
         result = call()
         with self.hub.lock:
             if not self.hub.open:
