@@ -174,7 +174,8 @@ def compare_machines(
             1.0,
             0.0,
             f"baselines recorded on {where}: seconds and process memory are reported, not "
-            "judged; instruction counts and DuckDB's counters gate",
+            "judged (measured here: two hosts of one kind ×1.25 apart, a 16-core and a busy "
+            "2-core host up to ×4); instruction counts and DuckDB's counters gate",
             memory=False,
         )
     cores_match = baseline_cores is None or current_cores is None or baseline_cores == current_cores

@@ -74,6 +74,17 @@ def unjudged_failures(tests: Sequence[Mapping[str, Any]]) -> list[str]:
     ]
 
 
+def judged_seconds(phase: dict[str, Any]) -> tuple[str, float | None, float | None]:
+    """(clock, median now, baseline median) on the clock the time verdict compared.
+
+    Δ% is computed on CPU time for CPU-bound regions; showing wall medians beside it made rows
+    like "601.6ms vs 360.7ms +219.2%" that contradict themselves. Without a comparison, wall.
+    """
+    if phase.get("time_metric") == "cpu" and phase.get("cpu_s") is not None:
+        return "cpu", phase.get("cpu_s"), phase.get("baseline_cpu_s")
+    return "wall", phase.get("median_s"), phase.get("baseline_median_s")
+
+
 def render_summary(report: dict[str, Any]) -> str:
     """The text shown after the run: the phase table, growth flags, baselines, warnings."""
     lines: list[str] = []
@@ -95,12 +106,14 @@ def render_summary(report: dict[str, Any]) -> str:
     for test in report["tests"]:
         for phase in test["phases"]:
             key = phase["name"] if phase["year"] is None else f"{phase['name']}@{phase['year']}"
+            clock, now, then = judged_seconds(phase)
             rows.append(
                 [
                     _short(test["nodeid"]),
                     key,
-                    fmt_seconds(phase["median_s"]),
-                    fmt_seconds(phase["baseline_median_s"]),
+                    clock,
+                    fmt_seconds(now),
+                    fmt_seconds(then),
                     _pct(phase["change_pct"]),
                     phase["severity"] + (" plan" if phase["plan_changed"] else ""),
                     phase["sla_status"] or "-",
@@ -109,7 +122,18 @@ def render_summary(report: dict[str, Any]) -> str:
                 ]
                 + ([_pct(phase.get("instructions_change_pct"))] if counted else [])
             )
-    headers = ["test", "phase", "median", "baseline", "Δ%", "class", "SLA", "memory", "YoY"]
+    headers = [
+        "test",
+        "phase",
+        "clock",
+        "median",
+        "baseline",
+        "Δ%",
+        "class",
+        "SLA",
+        "memory",
+        "YoY",
+    ]
     if rows:
         lines.extend(table(headers + (["instr Δ%"] if counted else []), rows))
     unjudged = unjudged_failures(report["tests"])
