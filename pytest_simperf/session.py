@@ -238,7 +238,8 @@ class SimperfSession:
                 )
                 self.instructions_seconds += result.seconds
                 self.instruction_runs += 1
-                self._child_runs = {key: result}  # earlier batches are done with
+                # Kept for the session: with a random test order, modules interleave.
+                self._child_runs[key] = result
             counts, note = result.instructions(nodeid)
         for record in records:
             values = counts.get(record.key)
