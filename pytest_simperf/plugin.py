@@ -106,6 +106,14 @@ def pytest_configure(config: pytest.Config) -> None:
         args=child_args(config.invocation_params.args, config.args),
         xdist=config.pluginmanager.hasplugin("xdist"),
     )
+    def progress(message: str) -> None:
+        # Looked up when needed: pytest registers its reporter in its own pytest_configure.
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(message)
+
+    session.progress = progress
     config.pluginmanager.register(OutcomeHooks(session), "simperf-outcomes")
     if config.pluginmanager.hasplugin("xdist") and getattr(config, "workerinput", None) is None:
         config.pluginmanager.register(XdistHooks(session), "simperf-xdist")

@@ -145,6 +145,8 @@ class SimperfSession:
         self.confirm_runs = 0
         # In a counting child: the region counter; in any child: what it reports.
         self.counter: RegionCounter | None = None
+        # Says what a long child run is doing (the plugin writes it to the terminal).
+        self.progress: Callable[[str], None] = lambda message: None
         self.child_tests: dict[str, dict[str, Any]] = {}
         self._instruction_env: dict[str, str] | None = None
 
@@ -229,6 +231,10 @@ class SimperfSession:
             key = batch[0]
             result = self._child_runs.get(key)
             if result is None:
+                self.progress(
+                    f"pytest-simperf: counting the instructions of {len(batch)} test(s) of "
+                    f"{key.partition('::')[0]} under valgrind (one child process)"
+                )
                 result = run_child(
                     self.child_spec,
                     "instructions",
@@ -261,6 +267,7 @@ class SimperfSession:
         """
         if self.child_spec is None:
             return "no way to start a child pytest here"
+        self.progress(f"pytest-simperf: confirming a slowdown of {nodeid} in a fresh process")
         result = run_child(self.child_spec, "confirm", [nodeid], timeout_s=CONFIRM_TIMEOUT_S)
         self.confirm_runs += 1
         if result.error is not None:

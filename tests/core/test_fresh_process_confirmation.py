@@ -33,6 +33,7 @@ def test_a_slow_process_alone_does_not_fail_the_test(pytester, run, monkeypatch,
     monkeypatch.setenv("SIMPERF_UNLUCKY", "1")
     result = run("--simperf", "--simperf-json=r.json")
     result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*confirming a slowdown of test_mod.py::test_step in a fresh*"])
     (test,) = read_json(pytester.path / "r.json")["tests"]
     (phase,) = test["phases"]
     assert phase["severity"] == "OK"

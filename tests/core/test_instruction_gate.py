@@ -79,6 +79,11 @@ def test_counts_are_recorded_compared_and_gate_on_another_host(
     # Unchanged code, counted again in another process: the same count within 1%.
     same = run("--simperf", "--simperf-instructions", "--simperf-json=same.json")
     same.assert_outcomes(passed=2)
+    # One line says what the wait is for, once per module (the opted-out test is not in it).
+    same.stdout.fnmatch_lines(
+        ["pytest-simperf: counting the instructions of 1 test(s) of test_mod.py under valgrind*"]
+    )
+    assert same.stdout.str().count("counting the instructions") == 1
     got = _phases(read_json(pytester.path / "same.json"))
     assert abs(got["loop@2025"]["instructions_change_pct"]) < 1.0
     assert got["loop@2025"]["instructions_severity"] == "OK"
