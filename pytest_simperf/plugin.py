@@ -106,6 +106,7 @@ def pytest_configure(config: pytest.Config) -> None:
         args=child_args(config.invocation_params.args, config.args),
         xdist=config.pluginmanager.hasplugin("xdist"),
     )
+
     def progress(message: str) -> None:
         # Looked up when needed: pytest registers its reporter in its own pytest_configure.
         reporter = config.pluginmanager.get_plugin("terminalreporter")
