@@ -74,6 +74,14 @@ _DROP: tuple[tuple[bool, tuple[str, ...]], ...] = (
 )
 
 
+def region_label(nodeid: str, key: str) -> str:
+    """The label a counting child gives a region: its test and phase key, which never hold NUL.
+
+    ``region_label(nodeid, "")`` is the prefix of every label of that test.
+    """
+    return f"{nodeid}\x00{key}"
+
+
 def child_args(args: Sequence[str], positional: Iterable[str]) -> tuple[str, ...]:
     """The invocation's options for a child: test paths and unsafe options left out."""
     paths = set(positional)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pytest_simperf.calibration import MachineComparison as Comparability
+from pytest_simperf.child import region_label
 from pytest_simperf.errors import UsageError
 from pytest_simperf.markers import TestOptions
 from pytest_simperf.measure import (
@@ -69,7 +70,7 @@ class TestContext:
     counter: RegionCounter | None = None
 
     def count_label(self, key: str) -> str:
-        return f"{self.collector.nodeid}\x00{key}"
+        return region_label(self.collector.nodeid, key)
 
 
 class Simperf:

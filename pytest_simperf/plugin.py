@@ -367,13 +367,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     if spec is None or not spec.is_perf or not simperf_enabled(item.config):
         return (yield)
     session = simperf_session(item.config)
+    from pytest_simperf.child import region_label
     from pytest_simperf.results import PhaseRecord
 
     try:
         if spec.uses_fixture:
             result = yield
         elif session.counter is not None:
-            with _pinned(session, spec), session.counter.region(f"{item.nodeid}\x00call"):
+            with _pinned(session, spec), session.counter.region(region_label(item.nodeid, "call")):
                 result = yield
             session.add_record(
                 item.nodeid, spec.options, PhaseRecord(name="call", year=None, samples_s=[0.0])

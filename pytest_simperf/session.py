@@ -24,7 +24,7 @@ from pytest_simperf.calibration import (
     machine_fingerprint,
     run_calibration,
 )
-from pytest_simperf.child import ChildResult, ChildSpec, run_child
+from pytest_simperf.child import ChildResult, ChildSpec, region_label, run_child
 from pytest_simperf.errors import BaselineError
 from pytest_simperf.fixtures import TestContext
 from pytest_simperf.markers import SlaMarker, TestOptions, effective_sla
@@ -373,12 +373,10 @@ class SimperfSession:
         ]
         if time_failing and context.confirm:
             problem = self._confirm_in_fresh_process(nodeid, records)
-            if problem is None:
-                verdicts = judge_all()
-            else:
+            if problem is not None:
                 for verdict in time_failing:
                     verdict.record.meta["confirm_problem"] = problem
-                verdicts = judge_all()
+            verdicts = judge_all()
         phases = [v.to_json() for v in verdicts]
         growth = annotate_years(phases, growth_pct=self.settings.growth_pct)
         relpath = _relative(baseline_file, self.rootpath)
@@ -431,7 +429,7 @@ class SimperfSession:
             r.key: {"samples_s": list(r.samples_s), "cpu_s": list(r.cpu_s)} for r in records
         }
         if self.counter is not None:
-            prefix = nodeid + "\x00"
+            prefix = region_label(nodeid, "")
             test["regions"] = {
                 str(region_id): label[len(prefix) :]
                 for region_id, label in self.counter.regions.items()
