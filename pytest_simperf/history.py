@@ -37,7 +37,7 @@ from pytest_simperf.errors import SimperfError, UsageError
 if TYPE_CHECKING:
     import duckdb
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_HISTORY_PATH = Path(".simperf/history.duckdb")
 REGRESSION_CLASSES = ("MINOR", "MAJOR", "CRITICAL")
 SEVERITY_ORDER = ("NEW", "OK", "IMPROVED", "MINOR", "MAJOR", "CRITICAL")
@@ -172,6 +172,25 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             AND performance.phase = w.phase AND performance.year = w.year""",
         "ALTER TABLE regressions ADD COLUMN fails_gate BOOLEAN",
     ),
+    # 2 -> 3: production runs beside test runs (``kind``, ``run_name``); the figures each verdict
+    # used (``metric``: cpu / wall / instructions / rows_scanned, with its ``value`` and
+    # ``baseline_value``), so every report reads the gate's own numbers; instruction counts; and
+    # a phase's status, rows in and error, which production phases carry.
+    (
+        "ALTER TABLE runs ADD COLUMN kind VARCHAR",
+        "UPDATE runs SET kind = 'test'",
+        "ALTER TABLE runs ADD COLUMN run_name VARCHAR",
+        "ALTER TABLE performance ADD COLUMN metric VARCHAR",
+        "ALTER TABLE performance ADD COLUMN value DOUBLE",
+        "ALTER TABLE performance ADD COLUMN baseline_value DOUBLE",
+        "ALTER TABLE performance ADD COLUMN instructions BIGINT",
+        "ALTER TABLE performance ADD COLUMN baseline_instructions BIGINT",
+        "ALTER TABLE performance ADD COLUMN instructions_change_pct DOUBLE",
+        "ALTER TABLE performance ADD COLUMN instructions_severity VARCHAR",
+        "ALTER TABLE performance ADD COLUMN status VARCHAR",
+        "ALTER TABLE performance ADD COLUMN rows_in BIGINT",
+        "ALTER TABLE performance ADD COLUMN error VARCHAR",
+    ),
 )
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -215,6 +234,16 @@ _PERF_COLUMNS: tuple[tuple[str, str], ...] = (
     ("yoy_change_pct", "DOUBLE"),
     ("cumulative_s", "DOUBLE"),
     ("why", "VARCHAR"),
+    ("metric", "VARCHAR"),
+    ("value", "DOUBLE"),
+    ("baseline_value", "DOUBLE"),
+    ("instructions", "BIGINT"),
+    ("baseline_instructions", "BIGINT"),
+    ("instructions_change_pct", "DOUBLE"),
+    ("instructions_severity", "VARCHAR"),
+    ("status", "VARCHAR"),
+    ("rows_in", "BIGINT"),
+    ("error", "VARCHAR"),
 )
 
 
@@ -544,6 +573,16 @@ def _performance_rows(run_id: str, report: Mapping[str, Any]) -> list[tuple[Any,
                     yoy,
                     cum,
                     _str(phase.get("why")),
+                    _str(phase.get("metric")),
+                    _num(phase.get("value")),
+                    _num(phase.get("baseline_value")),
+                    _bigint(phase.get("instructions")),
+                    _bigint(phase.get("baseline_instructions")),
+                    _num(phase.get("instructions_change_pct")),
+                    _str(phase.get("instructions_severity")),
+                    _str(phase.get("status")),
+                    _bigint(phase.get("rows_in")),
+                    _str(phase.get("error")),
                 )
             )
     return rows
@@ -631,8 +670,9 @@ def record_run(
             con.execute(
                 """INSERT INTO runs (run_id, started_at, finished_at, duration_s, git_commit,
                     git_dirty, machine_id, machine, calibration_s, options, exit_status,
-                    report_schema_version, recorded_at, duckdb_threads, xdist_workers, baselines)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    report_schema_version, recorded_at, duckdb_threads, xdist_workers, baselines,
+                    kind, run_name)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     run_id,
                     started,
@@ -650,6 +690,8 @@ def record_run(
                     _int(run.get("duckdb_threads")),
                     _int(run.get("xdist_workers")),
                     json.dumps(report.get("baselines") or {}, sort_keys=True, default=str),
+                    _str(run.get("kind")) or "test",
+                    _str(run.get("name")),
                 ],
             )
             _insert_columns(con, "performance", _PERF_COLUMNS, perf_rows)

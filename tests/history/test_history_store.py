@@ -245,6 +245,53 @@ def test_v1_file_is_migrated_forward_without_losing_rows(tmp_path, make_report):
     assert history.load_run(path, "old-1")["performance"][0]["median_s"] == pytest.approx(0.2)
 
 
+def test_old_runs_are_test_runs_and_new_columns_round_trip(tmp_path, make_report):
+    path = tmp_path / "history.duckdb"
+    make_v1_file(path)
+    report = make_report(started_at=T0)
+    report["run"]["kind"] = "production"
+    report["run"]["name"] = "nightly five-year simulation"
+    phase = report["tests"][0]["phases"][0]
+    phase.update(
+        metric="instructions",
+        value=1.5e9,
+        baseline_value=1.0e9,
+        instructions=1_500_000_000,
+        baseline_instructions=1_000_000_000,
+        instructions_change_pct=50.0,
+        instructions_severity="MAJOR",
+        status="failed",
+        rows_in=5000,
+        error="ValueError: boom",
+    )
+    new_id = history.record_run(path, report)
+
+    con = duckdb.connect(str(path), read_only=True)
+    kinds = dict(con.execute("SELECT run_id, kind FROM runs").fetchall())
+    name = con.execute("SELECT run_name FROM runs WHERE run_id = ?", [new_id]).fetchone()
+    stored = con.execute(
+        """SELECT metric, value, baseline_value, instructions, baseline_instructions,
+            instructions_change_pct, instructions_severity, status, rows_in, error
+        FROM performance WHERE run_id = ? AND phase = ? AND year IS NOT DISTINCT FROM ?""",
+        [new_id, phase["name"], phase.get("year")],
+    ).fetchone()
+    con.close()
+    assert kinds == {"old-0": "test", "old-1": "test", "old-2": "test", new_id: "production"}
+    assert name == ("nightly five-year simulation",)
+    assert stored == (
+        "instructions",
+        1.5e9,
+        1.0e9,
+        1_500_000_000,
+        1_000_000_000,
+        50.0,
+        "MAJOR",
+        "failed",
+        5000,
+        "ValueError: boom",
+    )
+
+
 def test_file_from_a_newer_version_is_refused_untouched(tmp_path):
     path = tmp_path / "history.duckdb"
     con = duckdb.connect(str(path))
