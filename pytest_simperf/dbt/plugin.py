@@ -52,7 +52,11 @@ MARKER_OPTIONS = frozenset(
     {"project", "census", "census_var", "vars", "count_rows", "reuse_manifest"}
 )
 CENSUS_CHOICES = ("table", "parquet")
+#: The folder in rootdir the fixture builds when no project is configured.
 DEFAULT_PROJECT = "dbt_project"
+#: The example project shipped in the package: built when neither the configuration nor
+#: rootdir names a project, so a first perf test runs before the user writes any dbt.
+EXAMPLE_PROJECT = Path(__file__).resolve().parent / "example_project"
 DEFAULT_CENSUS_VAR = "census_parquet"
 TOTAL_PHASE = "dbt_total"
 OVERHEAD_PHASE = "dbt_overhead"
@@ -72,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "simperf_dbt_project",
         "dbt project folder the simperf_dbt fixture builds, relative to rootdir "
-        f"(default: {DEFAULT_PROJECT})",
+        f"(default: rootdir/{DEFAULT_PROJECT} if present, else pytest-simperf's example project)",
         default=None,
     )
     parser.addini(
@@ -262,12 +266,16 @@ def _marker_options(item: pytest.Item) -> dict[str, Any]:
 
 def resolve_project_dir(config: pytest.Config, value: Any) -> Path:
     """The project folder from the marker, else ini ``simperf_dbt_project``, else rootdir's
-    ``dbt_project``; relative paths are taken from rootdir."""
+    ``dbt_project`` if it holds a project, else the packaged example project; relative paths
+    are taken from rootdir."""
     source = "marker simperf_dbt(project=...)"
     if value is None:
         value, source = config.getini("simperf_dbt_project"), "ini simperf_dbt_project"
     if not value:
-        value, source = DEFAULT_PROJECT, "default"
+        default = config.rootpath / DEFAULT_PROJECT
+        if (default / "dbt_project.yml").is_file():
+            return default
+        return EXAMPLE_PROJECT
     path = Path(str(value))
     if not path.is_absolute():
         path = config.rootpath / path

@@ -12,7 +12,7 @@ import pytest
 from pytest_simperf.dbt.runner import DbtProject
 from pytest_simperf.workforce import WorkforceSpec, build_database
 
-SHIPPED_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
+SHIPPED_PROJECT = Path(__file__).resolve().parents[2] / "pytest_simperf" / "dbt" / "example_project"
 #: The shipped project's models, in build order (seeds are not models).
 MODELS = (
     "stg_census",

@@ -17,7 +17,7 @@ from pytest_simperf.dbt.runner import DbtInvocation, DbtProject, DbtRequest, Nod
 from pytest_simperf.markers import effective_sla, parse_sla
 from pytest_simperf.options import ComponentSla
 
-SHIPPED = Path(__file__).resolve().parents[2] / "dbt_project"
+SHIPPED = Path(__file__).resolve().parents[2] / "pytest_simperf" / "dbt" / "example_project"
 WHERE = "test_rebuild_phases.py::t"
 
 

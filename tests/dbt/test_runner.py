@@ -20,7 +20,7 @@ from pytest_simperf.dbt.runner import (
 )
 from pytest_simperf.errors import SimperfError, UsageError
 
-SHIPPED = Path(__file__).resolve().parents[2] / "dbt_project"
+SHIPPED = Path(__file__).resolve().parents[2] / "pytest_simperf" / "dbt" / "example_project"
 
 
 def make_project(tmp_path: Path, **kwargs) -> DbtProject:
