@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) system-deps
 
-# valgrind, for the instruction-count gate (apt-get where it is missing).
+# valgrind (instruction-count gate) and chromium (dashboard DOM test), apt-get where missing.
 system-deps:
 	bash .ci/system-deps.sh
 
