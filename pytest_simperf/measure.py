@@ -397,6 +397,9 @@ class _Statement:
     runs: int
     sinks: tuple[Counters, ...]
     earlier: int = 0  # statements of a multi-statement call counted before its last
+    # The thread that runs it, while its call has not returned (``CounterHub(by_thread=True)``
+    # leaves such a statement to that thread instead of reading its result from another).
+    running_in: int | None = None
     # Held until the profile is read: ``con.cursor().execute(q).fetchall()`` drops the cursor
     # at once, and DuckDB would close it with the profile unread.
     con: Any = None
@@ -411,12 +414,28 @@ class CounterHub:
     is switched on for a connection at its first statement in a region, and off when the
     outermost region ends. A lock keeps statements from another thread (dbt runs its models in
     a worker thread) from interleaving with a region opening or closing.
+
+    ``by_thread=True`` is for concurrent regions opened from several threads (the monitor's
+    phases run by an orchestrator in parallel): a statement counts in the regions its own thread
+    opened, or in all open ones when its thread opened none (a worker thread working for a
+    region); and a region's end never reads or drains a statement another thread is still
+    running on its connection.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, by_thread: bool = False) -> None:
         self.lock = threading.RLock()
         self.open: list[Counters] = []
         self._trackers: list[DuckDBTracker] = []
+        self.by_thread = by_thread
+        self._owners: dict[int, int] = {}  # id(region counters) -> thread that opened it
+
+    def sinks(self) -> tuple[Counters, ...]:
+        """The open regions a statement run now by the calling thread counts in."""
+        if not self.by_thread:
+            return tuple(self.open)
+        me = threading.get_ident()
+        own = tuple(c for c in self.open if self._owners.get(id(c)) == me)
+        return own or tuple(self.open)
 
     @property
     def counting(self) -> bool:
@@ -452,20 +471,27 @@ class CounterHub:
         counters = Counters()
         with self.lock:
             self.open.append(counters)
+            if self.by_thread:
+                self._owners[id(counters)] = threading.get_ident()
             _OPEN_REGIONS[0] += 1
         try:
             yield counters
         finally:
             with self.lock:
                 for tracker in list(self._trackers):
+                    if self.by_thread and tracker.running_elsewhere():
+                        tracker.leave_running(counters)
+                        continue
                     tracker.settle_all()
                     if tracker.connection is None:
                         self._trackers.remove(tracker)  # collected: nothing more to read
                 self.open.remove(counters)
+                self._owners.pop(id(counters), None)
                 _OPEN_REGIONS[0] -= 1
                 if not self.open:
                     for tracker in list(self._trackers):
-                        tracker.stop()
+                        if not tracker.running_elsewhere():
+                            tracker.stop()
 
 
 class DuckDBTracker:
@@ -535,15 +561,39 @@ class DuckDBTracker:
             if not hub.open:  # the region closed meanwhile (another thread)
                 return call()
             self._begin(kind, sql, runs, replaces_result=replaces_result, whole=whole)
+            started = self._pending
+            if started is not None:
+                started.running_in = threading.get_ident()
         try:
             result = call()
         except BaseException:
             with hub.lock:
+                if started is not None:
+                    started.running_in = None
                 self._abandon()
             raise
         with hub.lock:
+            if started is not None:
+                started.running_in = None
             self._after()
         return result
+
+    def running_elsewhere(self) -> bool:
+        """A statement of this connection is running now in another thread than the caller's."""
+        pending = self._pending
+        return (
+            pending is not None
+            and pending.running_in is not None
+            and pending.running_in != threading.get_ident()
+        )
+
+    def leave_running(self, counters: Counters) -> None:
+        """A region ends while another thread's statement it counts still runs: the statement
+        is left to its thread (reading it here would race that thread), and the region says
+        its counters lack it."""
+        pending = self._pending
+        if pending is not None and counters in pending.sinks:
+            counters.missing("its statement was still running in another thread", pending.runs)
 
     def execute(self, con: Any, execute: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``con.execute(*args, **kwargs)`` through ``execute`` (the unhooked method), counted.
@@ -636,7 +686,7 @@ class DuckDBTracker:
         self.settle(drain=replaces_result)
         self.ensure_enabled()
         self.sweep()
-        sinks = tuple(self.hub.open)
+        sinks = self.hub.sinks()
         for sink in sinks:
             sink.statements += runs
             sink.sources.add(id(self))
@@ -695,7 +745,7 @@ class DuckDBTracker:
         ):
             # DuckDB >= 1.5 shows a statement still running that no hook saw start: a
             # relation read in part (``rel.fetchone()`` on DuckDB 1.x).
-            for sink in self.hub.open:
+            for sink in self.hub.sinks():
                 sink.statements += 1
                 sink.missing("a relation's result was still open (read in part)")
 
@@ -753,7 +803,7 @@ class DuckDBTracker:
 
     def _count_script(self, ran: int) -> None:
         """``ran`` statements of a script ran in one call: the profile shows the last."""
-        sinks = tuple(self.hub.open)
+        sinks = self.hub.sinks()
         profile = self._fresh()
         for sink in sinks:
             sink.statements += ran
@@ -776,7 +826,7 @@ class DuckDBTracker:
         if counters is None:
             return
         self._remember(profile)
-        for sink in self.hub.open:
+        for sink in self.hub.sinks():
             sink.statements += 1
             sink.sources.add(id(self))
             sink._sum(counters)
