@@ -31,21 +31,13 @@ from pytest_simperf.measure import (
     run_rounds,
 )
 from pytest_simperf.results import PhaseRecord, TestCollector, phase_key
+from pytest_simperf.unmeasured import PhaseHandle, check_phase
 from pytest_simperf.valgrind import RegionCounter
 from pytest_simperf.verdict import wants_confirmation
 
 _MB = 1024.0 * 1024.0
 # A measure() whose rounds would take longer than this stops early (after at least 3 rounds).
 MAX_MEASURE_TIME_S = 30.0
-
-
-@dataclasses.dataclass
-class PhaseHandle:
-    """Yielded by ``phase()``: set ``rows`` to report throughput for the block."""
-
-    name: str
-    year: int | None
-    rows: int | None = None
 
 
 @dataclasses.dataclass
@@ -75,6 +67,8 @@ class TestContext:
 
 class Simperf:
     """Measures regions of a performance test. Get it by requesting the ``simperf`` fixture."""
+
+    measuring = True
 
     def __init__(self, context: TestContext) -> None:
         self._ctx = context
@@ -278,12 +272,7 @@ class Simperf:
     ) -> Iterator[PhaseHandle]:
         """Time one named block (a component, a simulation year). Entered once per year, it
         yields one record per (name, year); entered repeatedly, its samples accumulate."""
-        if not isinstance(name, str) or not name or "@" in name:
-            raise UsageError(
-                f"simperf.phase(): name must be a non-empty string without '@', got {name!r}"
-            )
-        if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
-            raise UsageError(f"simperf.phase({name!r}): year must be an int, got {year!r}")
+        check_phase(name, year)
         handle = PhaseHandle(name=name, year=year, rows=rows)
         measured_inside = [False]
         ctx = self._ctx
@@ -340,60 +329,22 @@ class Simperf:
         intermediate_rows: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Add a region timed elsewhere (dbt run results, pytest-benchmark rounds).
-
-        Every figure is checked here, where it enters, because this is the one door through
-        which numbers the plugin did not measure itself reach baselines and history: a NaN
-        median would be written as ``null`` and then refused by every later run, a year past
-        the history's integer column would cost the whole run its history row. The error names
-        the test and the region.
-        """
-        from pytest_simperf.baseline import is_count, is_finite_non_negative, is_year
-
-        where = f"{self._ctx.collector.nodeid}: simperf.record({name!r})"
-        if not isinstance(name, str) or not name or "@" in name:
-            raise UsageError(f"{where}: name must be a non-empty string without '@'")
-        if year is not None and not is_year(year):
-            raise UsageError(f"{where}: year must be an int within ±2**31, got {year!r}")
-
-        def seconds(values: Any, field: str, *, required: bool) -> list[float]:
-            if isinstance(values, str | bytes) or not isinstance(values, list | tuple):
-                raise UsageError(f"{where}: {field} must be a list of seconds, got {values!r}")
-            if required and not values:
-                raise UsageError(f"{where}: {field} must be non-empty")
-            for index, value in enumerate(values):
-                if not is_finite_non_negative(value):
-                    raise UsageError(
-                        f"{where}: {field}[{index}] must be a finite number ≥ 0, got {value!r}"
-                    )
-            return [float(v) for v in values]
-
-        def megabytes(value: Any, field: str) -> float | None:
-            if value is not None and not is_finite_non_negative(value):
-                raise UsageError(f"{where}: {field} must be a finite number ≥ 0, got {value!r}")
-            return None if value is None else float(value)
-
-        def count(value: Any, field: str) -> int | None:
-            if value is not None and not is_count(value):
-                raise UsageError(f"{where}: {field} must be a whole number ≥ 0, got {value!r}")
-            return None if value is None else int(value)
-
-        if meta is not None and not isinstance(meta, dict):
-            raise UsageError(f"{where}: meta must be a dict, got {type(meta).__name__}")
+        """Add a region timed elsewhere (dbt run results, pytest-benchmark rounds); every
+        figure is checked as it enters (``checked_record``)."""
         self._ctx.collector.add(
-            PhaseRecord(
-                name=name,
+            checked_record(
+                self._ctx.collector.nodeid,
+                name,
                 year=year,
-                samples_s=seconds(samples_s, "samples_s", required=True),
-                source="record",
-                cpu_s=seconds(cpu_s or [], "cpu_s", required=False),
-                start_rss_mb=megabytes(start_rss_mb, "start_rss_mb"),
-                peak_rss_mb=megabytes(peak_rss_mb, "peak_rss_mb"),
-                duckdb_peak_buffer_mb=megabytes(duckdb_peak_buffer_mb, "duckdb_peak_buffer_mb"),
-                rows=count(rows, "rows"),
-                rows_scanned=count(rows_scanned, "rows_scanned"),
-                intermediate_rows=count(intermediate_rows, "intermediate_rows"),
-                meta=dict(meta or {}),
+                samples_s=samples_s,
+                rows=rows,
+                cpu_s=cpu_s,
+                peak_rss_mb=peak_rss_mb,
+                start_rss_mb=start_rss_mb,
+                duckdb_peak_buffer_mb=duckdb_peak_buffer_mb,
+                rows_scanned=rows_scanned,
+                intermediate_rows=intermediate_rows,
+                meta=meta,
             )
         )
 
@@ -414,3 +365,74 @@ def prepare_connection(request: Any, con: Any) -> Any:
         simperf: Simperf = request.getfixturevalue("simperf")
         return simperf.track(con)
     return con
+
+
+def checked_record(
+    nodeid: str,
+    name: str,
+    *,
+    year: int | None = None,
+    samples_s: list[float] | tuple[float, ...],
+    rows: int | None = None,
+    cpu_s: list[float] | tuple[float, ...] | None = None,
+    peak_rss_mb: float | None = None,
+    start_rss_mb: float | None = None,
+    duckdb_peak_buffer_mb: float | None = None,
+    rows_scanned: int | None = None,
+    intermediate_rows: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> PhaseRecord:
+    """Check the arguments of ``simperf.record`` and build the record.
+
+    Every figure is checked here, where it enters, because this is the one door through which
+    numbers the plugin did not measure itself reach baselines and history: a NaN median would be
+    written as ``null`` and then refused by every later run, a year past the history's integer
+    column would cost the whole run its history row. The error names the test and the region.
+    Unmeasured runs check them too, so a plain ``pytest`` finds a bad call.
+    """
+    from pytest_simperf.baseline import is_count, is_finite_non_negative, is_year
+
+    where = f"{nodeid}: simperf.record({name!r})"
+    if not isinstance(name, str) or not name or "@" in name:
+        raise UsageError(f"{where}: name must be a non-empty string without '@'")
+    if year is not None and not is_year(year):
+        raise UsageError(f"{where}: year must be an int within ±2**31, got {year!r}")
+
+    def seconds(values: Any, field: str, *, required: bool) -> list[float]:
+        if isinstance(values, str | bytes) or not isinstance(values, list | tuple):
+            raise UsageError(f"{where}: {field} must be a list of seconds, got {values!r}")
+        if required and not values:
+            raise UsageError(f"{where}: {field} must be non-empty")
+        for index, value in enumerate(values):
+            if not is_finite_non_negative(value):
+                raise UsageError(
+                    f"{where}: {field}[{index}] must be a finite number ≥ 0, got {value!r}"
+                )
+        return [float(v) for v in values]
+
+    def megabytes(value: Any, field: str) -> float | None:
+        if value is not None and not is_finite_non_negative(value):
+            raise UsageError(f"{where}: {field} must be a finite number ≥ 0, got {value!r}")
+        return None if value is None else float(value)
+
+    def count(value: Any, field: str) -> int | None:
+        if value is not None and not is_count(value):
+            raise UsageError(f"{where}: {field} must be a whole number ≥ 0, got {value!r}")
+        return None if value is None else int(value)
+
+    if meta is not None and not isinstance(meta, dict):
+        raise UsageError(f"{where}: meta must be a dict, got {type(meta).__name__}")
+    return PhaseRecord(
+        name=name,
+        year=year,
+        samples_s=seconds(samples_s, "samples_s", required=True),
+        source="record",
+        cpu_s=seconds(cpu_s or [], "cpu_s", required=False),
+        start_rss_mb=megabytes(start_rss_mb, "start_rss_mb"),
+        peak_rss_mb=megabytes(peak_rss_mb, "peak_rss_mb"),
+        duckdb_peak_buffer_mb=megabytes(duckdb_peak_buffer_mb, "duckdb_peak_buffer_mb"),
+        rows=count(rows, "rows"),
+        rows_scanned=count(rows_scanned, "rows_scanned"),
+        intermediate_rows=count(intermediate_rows, "intermediate_rows"),
+        meta=dict(meta or {}),
+    )

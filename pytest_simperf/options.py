@@ -76,6 +76,9 @@ class Settings:
     """Everything the plugin needs to know about this session's options, resolved once."""
 
     enabled: bool = False
+    # Without ``--simperf``: skip perf tests (``--simperf-skip``) instead of running each once,
+    # unmeasured, with its assertions (the default).
+    skip: bool = False
     update_baseline: bool = False
     add_session: bool = False
     baseline_dir: Path = Path("baselines")
@@ -120,6 +123,7 @@ class Settings:
 # name, ini type, help; the command-line flag is "--" + name with "_" -> "-".
 _INI: tuple[tuple[str, str, str], ...] = (
     ("simperf", "bool", "run performance tests and compare them with baselines"),
+    ("simperf_skip", "bool", "without --simperf, skip perf tests (default: run each once)"),
     ("simperf_baseline_dir", "string", "folder of baseline JSON files (default: baselines)"),
     ("simperf_fail_on", "string", "lowest regression class that fails a test"),
     ("simperf_thresholds", "string", "slowdown % for MINOR,MAJOR,CRITICAL (default 15,30,50)"),
@@ -145,7 +149,15 @@ def add_options(parser: Any) -> None:
         action="store_true",
         default=None,
         help="run performance tests (marked sla/simperf or using the simperf fixture) and "
-        "compare them with committed baselines; without it they are skipped",
+        "compare them with committed baselines; without it each runs once, unmeasured, with its "
+        "assertions (see --simperf-skip)",
+    )
+    group.addoption(
+        "--simperf-skip",
+        action="store_true",
+        default=None,
+        help="without --simperf, skip performance tests instead of running each once, "
+        "unmeasured (ini: simperf_skip)",
     )
     group.addoption(
         "--simperf-update-baseline",
@@ -423,6 +435,11 @@ class OptionValues:
         """``--simperf``, its ini twin, or a baseline update: perf tests run this session."""
         return bool(self.fields["enabled"])
 
+    @property
+    def skip(self) -> bool:
+        """``--simperf-skip`` or its ini twin, and perf tests are not measured: skip them."""
+        return bool(self.fields["skip"]) and not self.enabled
+
     def settings(self) -> Settings:
         fields = dict(self.fields)
         if fields.get("thresholds") is None:
@@ -447,6 +464,8 @@ def read_options(config: _Config) -> OptionValues:
     enabled_value, enabled_source = getters["simperf"]()
     enabled = update or (enabled_value is not None and _bool(enabled_value, enabled_source))
     quick = bool(config.getoption("simperf_quick"))
+    skip_value, skip_source = getters["simperf_skip"]()
+    skip = skip_value is not None and _bool(skip_value, skip_source)
 
     value, source = getters["simperf_baseline_dir"]()
     baseline_dir = config.rootpath / (str(value) if value else "baselines")
@@ -502,6 +521,7 @@ def read_options(config: _Config) -> OptionValues:
 
     fields: dict[str, Any] = {
         "enabled": enabled,
+        "skip": skip and not enabled,
         "update_baseline": update,
         "add_session": add_session,
         "baseline_dir": baseline_dir,

@@ -6,8 +6,9 @@ start reads and validates the options, but the ``Settings`` are built on demand
 (``simperf_settings``), and the session — which imports the verdict, baseline, calibration and
 measuring machinery — only when ``--simperf`` (or a baseline update) is on, or when something
 asks for it (``simperf_session``: the ``simperf``, ``duckdb_con`` and ``simperf_workforce``
-fixtures). Skipping perf tests without ``--simperf`` needs neither, unless a ``simperf`` marker's
-arguments must be checked against the settings.
+fixtures). Without ``--simperf`` a perf test runs once, unmeasured (the ``simperf`` fixture is
+then an ``UnmeasuredSimperf``), or is skipped with ``--simperf-skip``; neither needs the session,
+unless a ``simperf`` marker's arguments must be checked against the settings.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ SLA_SIGNATURE = (
     "sla(seconds=None, memory_mb=None, rows_per_second=None, warning=0.8, phase=None): "
     "performance limits for this test's measured regions (or only for the phase named by "
     "phase=). Past `warning` of a limit is SLA_WARNING; past the limit is SLA_BREACH, which "
-    "fails the test. Marks the test as a performance test (run with --simperf)."
+    "fails the test. Marks the test as a performance test (measured with --simperf; without "
+    "it, run once unmeasured)."
 )
 SIMPERF_SIGNATURE = (
     "simperf(thresholds=None, memory_thresholds=None, fail_on=None, rounds=None, warmup=None, "
@@ -52,7 +54,7 @@ SIMPERF_SIGNATURE = (
     "tracked (threads pinned, counters read). Marks the test as a performance test."
 )
 SKIP_REASON = (
-    "performance test: skipped without --simperf (run `pytest --simperf` to measure it and "
+    "performance test: skipped by --simperf-skip (run `pytest --simperf` to measure it and "
     "compare with baselines)"
 )
 PERF_FIXTURES = frozenset({"simperf"})
@@ -74,6 +76,9 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 SPEC_KEY = pytest.StashKey[ItemSpec]()
 RESULT_KEY = pytest.StashKey[Any]()
 REPORT_KEY = pytest.StashKey[dict[str, Any]]()
+# Without --simperf: the perf tests collected, then how many of them were selected.
+UNMEASURED_KEY = pytest.StashKey[frozenset[str]]()
+UNMEASURED_COUNT_KEY = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -252,13 +257,14 @@ class XdistHooks:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Parse markers (errors name the test), skip perf tests without --simperf, and under
+    """Parse markers (errors name the test), skip perf tests under --simperf-skip, and under
     --simperf note every test (a baseline entry whose test is gone is reported stale).
 
     Without --simperf only the markers are checked and no ``ItemSpec`` is stored: nothing reads
-    one when nothing is measured.
+    one when nothing is measured; perf tests then run once, unmeasured, unless skipped.
     """
     enabled = simperf_enabled(config)
+    skip = not enabled and config.stash[OPTIONS_KEY].skip
     errors: list[str] = []
     perf: list[str] = []
     for item in items:
@@ -274,12 +280,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if is_perf:
             perf.append(item.nodeid)
-            if not enabled:
+            if skip:
                 item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
     if errors:
         raise pytest.UsageError("pytest-simperf: invalid marker\n  " + "\n  ".join(errors))
     if enabled:
         simperf_session(config).note_collected((item.nodeid for item in items), perf=perf)
+    elif not skip:
+        config.stash[UNMEASURED_KEY] = frozenset(perf)
 
 
 def _perf_marks(item: pytest.Item) -> tuple[tuple[SlaMarker, ...], list[pytest.Mark], bool]:
@@ -327,11 +335,17 @@ def _check_markers(item: pytest.Item, config: pytest.Config) -> bool:
 @pytest.fixture
 def simperf(request: pytest.FixtureRequest) -> Generator[Any, None, None]:
     """Measure regions of a performance test: ``measure(fn)``, ``phase(name, year=)``,
-    ``track(con)``, ``record(name, samples_s=)``. Tests using it are skipped without --simperf.
+    ``track(con)``, ``record(name, samples_s=)``. Without --simperf the test runs once and
+    nothing is measured (``UnmeasuredSimperf``).
 
     While the test runs, every DuckDB connection it opens (``duckdb.connect``, cursors, dbt's)
     is tracked and its threads pinned, unless ``simperf(track_connections=False)``.
     """
+    if not simperf_enabled(request.config):
+        from pytest_simperf.unmeasured import UnmeasuredSimperf
+
+        yield UnmeasuredSimperf(request.node.nodeid)
+        return
     from pytest_simperf.fixtures import Simperf
     from pytest_simperf.markers import default_test_options
 
@@ -438,8 +452,20 @@ def time_clock() -> Any:
 
 
 def _junit_phases(report: dict[str, Any]) -> list[dict[str, Any]]:
-    keep = ("name", "year", "median_s", "baseline_median_s", "change_pct", "severity", "sla_status")
-    return [{k: p[k] for k in keep} for p in report["phases"]]
+    """Each phase's judged figure (metric, value, baseline, Δ%) first, wall time as secondary."""
+    keep = (
+        "name",
+        "year",
+        "metric",
+        "value",
+        "baseline_value",
+        "change_pct",
+        "severity",
+        "median_s",
+        "baseline_median_s",
+        "sla_status",
+    )
+    return [{k: p.get(k) for k in keep} for p in report["phases"]]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -498,13 +524,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """With --simperf-instructions, group the selected perf tests into counting batches.
+    """Without --simperf, count the selected perf tests (for the closing note). With
+    --simperf-instructions, group the selected perf tests into counting batches.
 
     One valgrind child per test module: its start-up (interpreter, imports, fixtures under
     valgrind) is paid once per module rather than once per test. An xdist worker runs each test
     on its own, since it does not know which tests it will get.
     """
     config = session.config
+    perf = config.stash.get(UNMEASURED_KEY, None)
+    if perf:
+        config.stash[UNMEASURED_COUNT_KEY] = sum(1 for item in session.items if item.nodeid in perf)
     if not simperf_enabled(config) or not simperf_settings(config).instructions:
         return
     if getattr(config, "workerinput", None) is not None:
@@ -523,9 +553,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     report = config.stash.get(REPORT_KEY, None)
     if report is None:
+        _unmeasured_note(terminalreporter, config)
         return
     from pytest_simperf.report.terminal import render_summary
 
     terminalreporter.write_sep("=", "pytest-simperf")
     for line in render_summary(report).splitlines():
         terminalreporter.write_line(line)
+
+
+def _unmeasured_note(terminalreporter: Any, config: pytest.Config) -> None:
+    """Without --simperf: say that the selected perf tests ran as plain tests, once.
+
+    A newcomer who sees them pass should not believe they were measured against baselines.
+    """
+    count = config.stash.get(UNMEASURED_COUNT_KEY, 0)
+    if count and getattr(config, "workerinput", None) is None:
+        tests = "test" if count == 1 else "tests"
+        terminalreporter.write_line(
+            f"pytest-simperf: {count} performance {tests} selected, run once without measuring "
+            "(`pytest --simperf` measures them against baselines; --simperf-skip skips them)"
+        )

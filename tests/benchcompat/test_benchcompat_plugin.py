@@ -100,14 +100,23 @@ def test_sla_benchmark_tests_pass_with_their_rounds_as_samples(pytester, bench, 
     assert tests[_id("test_plain")]["phases"][0]["sla_status"] is None
 
 
-def test_without_simperf_sla_tests_skip_and_plain_benchmarks_stay_pytest_benchmarks(
-    pytester, bench
-):
+def test_without_simperf_every_benchmark_stays_pytest_benchmarks(pytester, bench):
+    """Unmeasured by simperf, the sla tests run as plain pytest-benchmark tests; simperf only
+    says they were not gated."""
     pytester.makepyfile(test_suite=SUITE)
     result = bench("-rs")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*benchmark: 4 tests*", "*benchmark 'rollup': 1 tests*"])
+    result.stdout.fnmatch_lines(["pytest-simperf: 3 performance tests selected, run once*"])
+    assert "== pytest-simperf ==" not in result.stdout.str()
+
+
+def test_simperf_skip_skips_sla_benchmarks(pytester, bench):
+    pytester.makepyfile(test_suite=SUITE)
+    result = bench("-rs", "--simperf-skip")
     result.assert_outcomes(passed=3, skipped=3)
     result.stdout.fnmatch_lines(["*benchmark: 1 tests*", "*benchmark 'rollup': 1 tests*"])
-    result.stdout.fnmatch_lines(["*skipped without --simperf*"])
+    result.stdout.fnmatch_lines(["*skipped by --simperf-skip*"])
     assert "pytest-simperf" not in result.stdout.str()
 
 

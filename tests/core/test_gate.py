@@ -1,4 +1,5 @@
-"""The regression gate end to end, through pytester: skip rule, new, update, compare, classes."""
+"""The regression gate end to end, through pytester: unmeasured and skip rules, new, update,
+compare, classes."""
 
 from __future__ import annotations
 
@@ -20,33 +21,102 @@ def test_step(simperf):
 """
 
 
-def test_perf_tests_are_skipped_without_simperf(pytester, run):
+PERF_AND_PLAIN = """
+import pytest
+
+CALLS = []
+
+@pytest.mark.sla(seconds=1)
+def test_marked():
+    CALLS.append("marked")
+
+def test_fixture(simperf):
+    result = simperf.measure(lambda: CALLS.append("measure") or 42)
+    assert result == 42
+    with simperf.phase("yearly", year=2025) as p:
+        CALLS.append("phase")
+        p.rows = 3
+    simperf.record("elsewhere", samples_s=[0.1])
+    assert simperf.records == []
+
+@pytest.mark.simperf(rounds=3)
+def test_simperf_marker():
+    CALLS.append("marker")
+
+def test_ordinary():
+    pass
+
+def test_zz_each_ran_once():
+    assert sorted(CALLS) == ["marked", "marker", "measure", "phase"]
+"""
+
+
+def test_perf_tests_run_once_unmeasured_without_simperf(pytester):
+    """Without --simperf a perf test is still a test: its body runs once, nothing is measured,
+    judged or written, and the summary says so."""
+    pytester.makepyfile(PERF_AND_PLAIN)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(
+        ["pytest-simperf: 3 performance tests selected, run once without measuring*"]
+    )
+    assert "== pytest-simperf ==" not in result.stdout.str()
+    assert not (pytester.path / "baselines").exists()
+    assert not (pytester.path / ".simperf").exists()
+
+
+def test_unmeasured_perf_test_failures_are_reported(pytester):
+    """The point of running them: a wrong assertion or a bad phase name fails a plain pytest."""
     pytester.makepyfile(
         """
-        import pytest
+        def test_wrong_result(simperf):
+            assert simperf.measure(lambda: 1 + 1) == 3
 
-        @pytest.mark.sla(seconds=1)
-        def test_marked():
-            pass
+        def test_bad_phase(simperf):
+            with simperf.phase("a@b"):
+                pass
 
-        def test_fixture(simperf):
-            pass
-
-        @pytest.mark.simperf(rounds=3)
-        def test_simperf_marker():
-            pass
-
-        def test_ordinary():
-            pass
+        def test_bad_record(simperf):
+            simperf.record("dbt_model", samples_s=[float("nan")])
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(passed=1, skipped=3)
-    result.stdout.fnmatch_lines(["*skipped without --simperf (run `pytest --simperf`*"])
-    assert (
-        "pytest-simperf"
-        not in result.stdout.str().split("short test summary")[0].split("=====")[-1]
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*assert 2 == 3*",
+            "*name must be a non-empty string without '@'*",
+            "*samples_s[[]0[]] must be a finite number*",
+        ]
     )
+
+
+@pytest.mark.parametrize(
+    ("ini", "args"),
+    [("", ["--simperf-skip"]), ("simperf_skip = true\n", [])],
+    ids=["flag", "ini"],
+)
+def test_simperf_skip_skips_perf_tests(pytester, ini, args):
+    pytester.makeini("[pytest]\n" + ini)
+    pytester.makepyfile(PERF_AND_PLAIN.replace("def test_zz_each_ran_once", "def _unused"))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rs", *args)
+    result.assert_outcomes(passed=1, skipped=3)
+    result.stdout.fnmatch_lines(["*skipped by --simperf-skip (run `pytest --simperf`*"])
+    assert "run once without measuring" not in result.stdout.str()
+
+
+def test_simperf_wins_over_simperf_skip(pytester, run):
+    pytester.makeini("[pytest]\nsimperf_skip = true\n")
+    pytester.makepyfile(RECORDED)
+    run("--simperf").assert_outcomes(passed=1)
+
+
+def test_simperf_skip_ini_value_is_checked(pytester):
+    pytester.makeini("[pytest]\nsimperf_skip = maybe\n")
+    pytester.makepyfile("def test_one():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*simperf_skip*maybe*"])
 
 
 def test_new_baseline_is_reported_not_failed(pytester, run):

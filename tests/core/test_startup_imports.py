@@ -48,7 +48,7 @@ RUN = textwrap.dedent(
     print("SIMPERF-MODULES " + json.dumps({"exit": int(code), "modules": sorted(sys.modules)}))
     """
 )
-SKIP_TEXT = "performance test: skipped without --simperf"
+SKIP_TEXT = "performance test: skipped by --simperf-skip"
 
 
 def run_pytest(folder: Path, *args: str) -> tuple[int, set[str], str]:
@@ -110,29 +110,41 @@ def test_package_names_still_load_on_first_use() -> None:
         _ = workforce.nope
 
 
+PERF_SUITE = """
+import pytest
+
+@pytest.mark.sla(seconds=5)
+def test_marked():
+    pass
+
+def test_fixture(simperf):
+    assert simperf.measure(lambda: 6 * 7) == 42
+    with simperf.phase("yearly", year=2025):
+        pass
+
+@pytest.mark.workforce(employees=100, years=2)
+def test_plain_with_workforce_marker():
+    pass
+"""
+
+
 def test_skipping_perf_tests_imports_no_heavy_module(tmp_path: Path) -> None:
-    """Perf tests found without --simperf are skipped on their markers alone."""
-    folder = make_project(
-        tmp_path / "perf",
-        """
-        import pytest
-
-        @pytest.mark.sla(seconds=5)
-        def test_marked():
-            pass
-
-        def test_fixture(simperf):
-            pass
-
-        @pytest.mark.workforce(employees=100, years=2)
-        def test_plain_with_workforce_marker():
-            pass
-        """,
-    )
-    code, modules, output = run_pytest(folder)
+    """With --simperf-skip, perf tests are skipped on their markers alone."""
+    folder = make_project(tmp_path / "perf", PERF_SUITE)
+    code, modules, output = run_pytest(folder, "--simperf-skip")
     assert code == 0, output
     assert output.count(SKIP_TEXT) == 2, output
     assert "1 passed, 2 skipped" in output
+    assert loaded(modules, HEAVY) == []
+
+
+def test_running_perf_tests_unmeasured_imports_no_heavy_module(tmp_path: Path) -> None:
+    """Without --simperf, perf tests run once through ``UnmeasuredSimperf``: still no session,
+    verdict or measuring machinery (a test that opens DuckDB pays for DuckDB, not for us)."""
+    folder = make_project(tmp_path / "unmeasured", PERF_SUITE)
+    code, modules, output = run_pytest(folder)
+    assert code == 0, output
+    assert "3 passed" in output and SKIP_TEXT not in output
     assert loaded(modules, HEAVY) == []
 
 

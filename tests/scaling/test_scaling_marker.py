@@ -97,9 +97,13 @@ def test_instances_get_ids_sizes_and_a_workforce_of_that_size(pytester, run):
         ]
     )
 
-    skipped = run("-rs")
+    unmeasured = run("-rs")  # each size once, its assertions checked, nothing judged
+    unmeasured.assert_outcomes(passed=3)
+    assert "scaling test_" not in unmeasured.stdout.str()
+
+    skipped = run("-rs", "--simperf-skip")
     skipped.assert_outcomes(skipped=3)
-    skipped.stdout.fnmatch_lines(["*skipped without --simperf*"])
+    skipped.stdout.fnmatch_lines(["*skipped by --simperf-skip*"])
 
 
 def test_scaling_wrapper_runs_outside_the_core_wrapper(request):
