@@ -37,6 +37,7 @@ from pytest_simperf.errors import UsageError
 
 if TYPE_CHECKING:
     from pytest_simperf.dbt.runner import DbtInvocation, DbtProject, DbtRequest
+    from pytest_simperf.dbt.sequence import YearSequence
 
 MARKER = "simperf_dbt"
 MARKER_SIGNATURE = (
@@ -121,6 +122,7 @@ class SimperfDbt:
         project.listeners.append(self._record)
         project.around_run = self._around_run
         project.around_parse = self._around_parse
+        project.around_step = self._around_step
 
     # -- where things are --------------------------------------------------------------------
 
@@ -170,9 +172,19 @@ class SimperfDbt:
         __tracebackhide__ = True
         return self.project.invoke("test", **kwargs)
 
+    def sequence(self, steps: Iterable[Any]) -> YearSequence:
+        """What one simulation year runs, checked now: dbt steps (``DbtStep`` or a mapping of
+        its fields: command, select, exclude, selector, vars, full_refresh, name) and Python
+        callables ``fn(project, year)`` between them. Pass it as ``run_years(sequence=...)``
+        and ``rebuild_year(year, sequence=...)``."""
+        from pytest_simperf.dbt.sequence import YearSequence
+
+        return YearSequence(steps)
+
     def run_years(self, years: Iterable[int] | None = None, **kwargs: Any) -> list[DbtInvocation]:
-        """Build the simulation year by year (default: the workforce's years), the first with
-        ``--full-refresh``; ``rounds=N`` repeats it. See ``DbtProject.run_years``."""
+        """Build the simulation year by year (default: the workforce's years), each year one
+        command or a ``sequence``, the first year with ``--full-refresh``; ``rounds=N`` repeats
+        it. See ``DbtProject.run_years``."""
         __tracebackhide__ = True
         return self.project.run_years(self.simulation_years if years is None else years, **kwargs)
 
@@ -203,6 +215,14 @@ class SimperfDbt:
         if self.simperf is None:
             return nullcontext()
         return cast(AbstractContextManager[Any], self.simperf.phase(PARSE_PHASE, year=request.year))
+
+    def _around_step(self, request: DbtRequest) -> AbstractContextManager[Any]:
+        """Time each Python step of a year sequence as a phase named after the step (wall,
+        CPU, memory, and DuckDB's counters of the connections it opens)."""
+        if self.simperf is None or request.step is None:
+            return nullcontext()
+        name = phase_name(request.step, rebuild=request.rebuild)
+        return cast(AbstractContextManager[Any], self.simperf.phase(name, year=request.year))
 
     def _record(self, invocation: DbtInvocation) -> None:
         """Add each model's time and dbt's overhead to ``simperf``. A failed invocation adds no

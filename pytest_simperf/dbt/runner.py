@@ -32,6 +32,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from pytest_simperf.dbt.sequence import PythonStep, YearSequence, as_sequence
 from pytest_simperf.errors import SimperfError, UsageError
 
 #: dbt commands this runner drives; all of them return per-node run results.
@@ -96,6 +97,8 @@ class DbtRequest:
     #: Re-running a year that is already built (``rebuild_year``): judged apart from first
     #: builds, since an incremental strategy can be slow only there.
     rebuild: bool = False
+    #: The year sequence's step this invocation runs (its label), or a Python step's name.
+    step: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +126,8 @@ class DbtInvocation:
     #: Error messages dbt logged (its ``RunResultError`` events), including those of nodes that
     #: have no result of their own: an ephemeral model that fails to compile.
     logged_errors: tuple[str, ...] = ()
+    #: The label of the year sequence's step that ran this invocation (``None``: a direct call).
+    step: str | None = None
 
     @property
     def models(self) -> tuple[NodeResult, ...]:
@@ -399,6 +404,10 @@ class DbtProject:
         self.around_parse: Callable[[DbtRequest], AbstractContextManager[Any]] = lambda _request: (
             nullcontext()
         )
+        #: Entered around each Python step of a year sequence (``DbtRequest.step`` names it).
+        self.around_step: Callable[[DbtRequest], AbstractContextManager[Any]] = lambda _request: (
+            nullcontext()
+        )
         #: Never-compiled manifests by ``parse_key``, least recently used first.
         self._manifests: OrderedDict[str, Any] = OrderedDict()
         #: How many times this project parsed (reused parses do not count).
@@ -444,6 +453,7 @@ class DbtProject:
         exclude: str | Sequence[str] | None = None,
         vars: Mapping[str, Any] | None = None,
         full_refresh: bool = False,
+        selector: str | None = None,
     ) -> list[str]:
         """The dbt command line for one invocation (what a user would type, plus our paths)."""
         if command not in COMMANDS and command != "parse":
@@ -473,6 +483,12 @@ class DbtProject:
         excluded = _validate_select(exclude, "exclude")
         if excluded:
             args += ["--exclude", *excluded]
+        if selector is not None:
+            if not isinstance(selector, str) or not selector.strip():
+                raise UsageError(f"selector must name a YAML selector, got {selector!r}")
+            if selected or excluded:
+                raise UsageError("selector replaces select and exclude; give one or the other")
+            args += ["--selector", selector.strip()]
         if full_refresh:
             if command == "test":
                 raise UsageError("dbt test takes no --full-refresh")
@@ -544,6 +560,8 @@ class DbtProject:
         year: int | None = None,
         check: bool = True,
         rebuild: bool = False,
+        selector: str | None = None,
+        step: str | None = None,
     ) -> DbtInvocation:
         """Run one dbt command; raise ``DbtRunError`` on failure unless ``check=False``.
 
@@ -555,9 +573,14 @@ class DbtProject:
         if year is None and self.year_var in merged:
             year = _year(merged[self.year_var])
         args = self.command_args(
-            command, select=select, exclude=exclude, vars=merged, full_refresh=full_refresh
+            command,
+            select=select,
+            exclude=exclude,
+            vars=merged,
+            full_refresh=full_refresh,
+            selector=selector,
         )
-        request = DbtRequest(command, year, rebuild=bool(rebuild))
+        request = DbtRequest(command, year, rebuild=bool(rebuild), step=step)
         manifest, parse_s = None, None
         if self.reuse_manifest:
             manifest, parse_s = self._manifest_for(merged, request)
@@ -590,6 +613,7 @@ class DbtProject:
             manifest_reused=manifest is not None and parse_s is None,
             rebuild=request.rebuild,
             logged_errors=tuple(logged_errors),
+            step=step,
         )
         self.invocations.append(invocation)
         for listener in self.listeners:
@@ -623,13 +647,19 @@ class DbtProject:
         years: Iterable[int],
         *,
         rounds: int = 1,
-        command: str = "build",
-        full_refresh_first: bool = True,
+        sequence: YearSequence | Sequence[Any] | None = None,
+        command: str | None = None,
+        full_refresh_first: bool | None = None,
         select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        selector: str | None = None,
         vars: Mapping[str, Any] | None = None,
     ) -> list[DbtInvocation]:
-        """Build year by year: the first with ``--full-refresh`` (unless told otherwise), the
-        rest incrementally, as a multi-year simulation runs in production.
+        """Build year by year, as a multi-year simulation runs in production: each year runs
+        ``sequence`` (dbt steps and Python steps, see ``YearSequence``), or one dbt command
+        (``command``, default ``build``, with ``select``/``exclude``/``selector``), the first
+        year with ``--full-refresh`` unless ``full_refresh_first=False``. ``vars`` go to every
+        dbt step. Returns every dbt invocation, in order.
 
         ``rounds`` > 1 repeats the whole multi-year build, so each model gets several samples
         per year (interleaved, so slow drift of the machine spreads over all years alike).
@@ -639,17 +669,15 @@ class DbtProject:
         if not ordered:
             raise UsageError("run_years() needs at least one simulation year")
         _check_rounds(rounds, "run_years")
+        steps = _steps_for(
+            "run_years", sequence, command, select, exclude, selector, full_refresh_first
+        )
         if self.start_year is None:
             self.start_year = ordered[0]
-        built: list[DbtInvocation] = []  # a loop, not a comprehension: no frame of ours in
+        built: list[DbtInvocation] = []  # loops, not comprehensions: no frame of ours in
         for _ in range(rounds):  # the traceback of a failing model (``__tracebackhide__``)
             for index, year in enumerate(ordered):
-                full_refresh = full_refresh_first and index == 0
-                built.append(
-                    self.invoke(
-                        command, select=select, vars=vars, year=year, full_refresh=full_refresh
-                    )
-                )
+                self._run_year(steps, year, vars, first_year=index == 0, rebuild=False, out=built)
         return built
 
     def rebuild_year(
@@ -657,20 +685,71 @@ class DbtProject:
         year: int,
         *,
         rounds: int = 1,
-        command: str = "build",
+        sequence: YearSequence | Sequence[Any] | None = None,
+        command: str | None = None,
         select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        selector: str | None = None,
         vars: Mapping[str, Any] | None = None,
     ) -> list[DbtInvocation]:
-        """Build an already-built year again, incrementally, ``rounds`` times: where an
-        incremental strategy that rewrites history shows its cost. The invocations carry
-        ``rebuild=True``, so they are judged apart from the year's first build."""
+        """Build an already-built year again, incrementally, ``rounds`` times, with the same
+        ``sequence`` (or one command) as ``run_years``: where an incremental strategy that
+        rewrites history shows its cost. Only steps with ``full_refresh="always"`` refresh.
+        The invocations carry ``rebuild=True``, so they are judged apart from first builds."""
         __tracebackhide__ = True
         _check_rounds(rounds, "rebuild_year")
         year = _year(year)
+        steps = _steps_for("rebuild_year", sequence, command, select, exclude, selector, None)
         built: list[DbtInvocation] = []
         for _ in range(rounds):
-            built.append(self.invoke(command, select=select, vars=vars, year=year, rebuild=True))
+            self._run_year(steps, year, vars, first_year=False, rebuild=True, out=built)
         return built
+
+    def _run_year(
+        self,
+        steps: YearSequence,
+        year: int,
+        vars: Mapping[str, Any] | None,
+        *,
+        first_year: bool,
+        rebuild: bool,
+        out: list[DbtInvocation],
+    ) -> None:
+        """Run every step of ``steps`` for ``year``, appending dbt's invocations to ``out``."""
+        __tracebackhide__ = True
+        for step in steps:
+            if isinstance(step, PythonStep):
+                self.run_python_step(step, year, rebuild=rebuild)
+                continue
+            step_vars = {**(vars or {}), **(step.vars or {})}
+            out.append(
+                self.invoke(
+                    step.command,
+                    select=step.select,
+                    exclude=step.exclude,
+                    selector=step.selector,
+                    vars=step_vars or None,
+                    year=year,
+                    full_refresh=step.refreshes(first_year=first_year, rebuild=rebuild),
+                    rebuild=rebuild,
+                    step=step.label if len(steps) > 1 or step.name else None,
+                )
+            )
+
+    def run_python_step(self, step: PythonStep, year: int, *, rebuild: bool = False) -> Any:
+        """Call a Python step, ``fn(project, year)``, inside ``around_step``; an exception
+        from it propagates as it is, with a note naming the step and the year."""
+        __tracebackhide__ = True
+        request = DbtRequest("python", year, rebuild=rebuild, step=step.label)
+        try:
+            with self.around_step(request):
+                return step.fn(self, year)
+        except Exception as exc:
+            exc.add_note(
+                f"in Python step {step.label!r} of the year sequence, simulation year {year}"
+                + (" (rebuild)" if rebuild else "")
+            )
+            raise
 
     # -- reading the database ----------------------------------------------------------------
 
@@ -733,3 +812,40 @@ def _check_rounds(rounds: Any, where: str) -> None:
 def _exception_text(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _steps_for(
+    where: str,
+    sequence: YearSequence | Sequence[Any] | None,
+    command: str | None,
+    select: str | Sequence[str] | None,
+    exclude: str | Sequence[str] | None,
+    selector: str | None,
+    full_refresh_first: bool | None,
+) -> YearSequence:
+    """The year's steps: ``sequence``, or the one command the other arguments describe."""
+    if sequence is None:
+        return YearSequence.one_command(
+            "build" if command is None else command,
+            select=select,
+            exclude=exclude,
+            selector=selector,
+            full_refresh_first=True if full_refresh_first is None else full_refresh_first,
+        )
+    given = [
+        name
+        for name, value in (
+            ("command", command),
+            ("select", select),
+            ("exclude", exclude),
+            ("selector", selector),
+            ("full_refresh_first", full_refresh_first),
+        )
+        if value is not None
+    ]
+    if given:
+        raise UsageError(
+            f"{where}(): sequence= already says what each year runs; {', '.join(given)} "
+            "belong in its steps"
+        )
+    return as_sequence(sequence)
