@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from pytest_simperf.errors import BaselineError, SimperfError, SimperfWarning, UsageError
 
 if TYPE_CHECKING:
-    from pytest_simperf.fixtures import PhaseHandle, Simperf
+    from pytest_simperf.fixtures import Simperf
+    from pytest_simperf.unmeasured import PhaseHandle
 
 __version__ = "0.1.0"
 
