@@ -1244,11 +1244,17 @@ def summarise_series(
 
 
 def sla_compliance(
-    path: str | Path, *, days: float | None = None, now: datetime | None = None
+    path: str | Path,
+    *,
+    days: float | None = None,
+    now: datetime | None = None,
+    kind: str | None = None,
 ) -> list[Row]:
-    """Per component (phase name): how often it stayed within its SLA over the window."""
+    """Per component (phase name): how often it stayed within its SLA over the window; ``kind``
+    keeps production or test runs only (``None`` / ``all``: every run)."""
     path = Path(path)
     since = _since(days, now)
+    wanted = check_kind(kind)
     with open_history(path) as con:
         _require_runs(con, path, since, days)
         rows = _rows(
@@ -1256,10 +1262,12 @@ def sla_compliance(
                 """WITH w AS (
                     SELECT p.*, r.started_at FROM performance p JOIN runs r USING (run_id)
                     WHERE r.started_at >= ? AND p.sla_status IS NOT NULL
+                        AND (?::VARCHAR IS NULL OR r.kind = ?)
                 ),
                 latest_defs AS (
                     SELECT d.component, d.seconds, d.memory_mb FROM sla_definitions d
                     WHERE d.run_id = (SELECT run_id FROM runs WHERE started_at >= ?
+                                        AND (?::VARCHAR IS NULL OR kind = ?)
                                       ORDER BY started_at DESC, run_id DESC LIMIT 1)
                 ),
                 measured AS (
@@ -1286,7 +1294,7 @@ def sla_compliance(
                     m.worst_pct_of_sla, m.median_pct_of_sla, m.last_breach
                 FROM measured m FULL OUTER JOIN latest_defs d ON m.component = d.component
                 ORDER BY breaches DESC, component""",
-                [since, since],
+                [since, wanted, wanted, since, wanted, wanted],
             )
         )
     for r in rows:
@@ -1317,8 +1325,8 @@ def dashboard_data(
         _require_runs(con, path, since, days)
         runs = _rows(
             con.execute(
-                """SELECT run_id, started_at, git_commit, git_dirty, machine_id FROM runs
-                WHERE started_at >= ? ORDER BY started_at DESC, run_id DESC LIMIT ?""",
+                """SELECT run_id, started_at, git_commit, git_dirty, machine_id, kind, run_name
+                FROM runs WHERE started_at >= ? ORDER BY started_at DESC, run_id DESC LIMIT ?""",
                 [since, _limit(max_runs)],
             )
         )[::-1]
@@ -1408,10 +1416,14 @@ def dashboard_data(
                 "commit": r["git_commit"],
                 "dirty": r["git_dirty"],
                 "machine": r["machine_id"],
+                "kind": r["kind"],
+                "name": r["run_name"],
             }
             for r in runs
         ],
         "components": list(components.values()),
+        # p50/p95/p99 per kind of run, component and year over the same window (monitoring)
+        "percentiles": percentiles(path, days=days, now=now),
         "latest": latest,
         "trends": {
             "degrading": sum(1 for s in series_rows if s["trend"] == "degrading"),
@@ -1442,3 +1454,82 @@ def load_run_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> Row:
         )
     )
     return {"run": run, "phases": phases, "regressions": regressions}
+
+
+# --------------------------------------------------------------------------------------------
+# Production runs beside test runs: kinds and percentiles
+# --------------------------------------------------------------------------------------------
+
+#: ``--kind`` values: runs of one kind, or every run (``all``, what ``None`` means too).
+RUN_KINDS = ("production", "test", "all")
+#: The percentiles reported per component and year.
+PERCENTILES = (0.5, 0.95, 0.99)
+
+
+def check_kind(kind: str | None) -> str | None:
+    """``None`` for every run, else the run kind to keep; an unknown kind is a usage error."""
+    if kind is None or kind == "all":
+        return None
+    if kind not in RUN_KINDS:
+        raise UsageError(f"unknown run kind {kind!r}: expected one of {', '.join(RUN_KINDS)}")
+    return kind
+
+
+def percentiles(
+    path: str | Path,
+    *,
+    days: float | None = None,
+    kind: str | None = None,
+    now: datetime | None = None,
+    by: str = "component",
+) -> list[Row]:
+    """p50 / p95 / p99 of phase wall time over the window, per run kind.
+
+    ``by="component"``: one row per component over all its years (``year`` None) and one per
+    component × year (``all_years`` tells the two apart for a component without years);
+    ``by="series"``: one per test (or production pipeline) × phase × year.
+    Wall time (``median_s``), the figure production runs are judged on and every run has; a
+    test's phase contributes its median over rounds, so these are percentiles across runs.
+    Continuous percentiles (linear interpolation, as numpy's default): with few runs, p99 is
+    close to the maximum, which ``max_s`` states.
+    """
+    if by not in ("component", "series"):
+        raise UsageError(f"percentiles by {by!r}: expected 'component' or 'series'")
+    path = Path(path)
+    since = _since(days, now)
+    wanted = check_kind(kind)
+    groups = (
+        "GROUPING SETS ((r.kind, p.phase), (r.kind, p.phase, p.year))"
+        if by == "component"
+        else "r.kind, p.nodeid, p.phase, p.year"
+    )
+    nodeid = "NULL" if by == "component" else "p.nodeid"
+    with open_history(path) as con:
+        _require_runs(con, path, since, days)
+        rows = con.execute(
+            f"""SELECT r.kind, {nodeid} AS nodeid, p.phase, p.year, grouping(p.year) = 1,
+                count(DISTINCT p.run_id) AS runs, count(*) AS measurements,
+                quantile_cont(p.median_s, ?) AS q, max(p.median_s) AS max_s
+            FROM performance p JOIN runs r USING (run_id)
+            WHERE r.started_at >= ? AND p.median_s IS NOT NULL
+                AND coalesce(p.status, 'ok') = 'ok' AND (?::VARCHAR IS NULL OR r.kind = ?)
+            GROUP BY {groups}
+            ORDER BY r.kind, nodeid NULLS FIRST, p.phase, p.year NULLS FIRST""",
+            [list(PERCENTILES), since, wanted, wanted],
+        ).fetchall()
+    out: list[Row] = []
+    for run_kind, node, phase, year, all_years, runs, measurements, q, max_s in rows:
+        # ``all_years``: the component over every year (its ``year`` is None then).
+        row: Row = {"kind": run_kind, "component": phase, "year": year, "all_years": all_years}
+        if by == "series":
+            row["nodeid"] = node
+        row.update(
+            runs=runs,
+            measurements=measurements,
+            p50_s=q[0],
+            p95_s=q[1],
+            p99_s=q[2],
+            max_s=max_s,
+        )
+        out.append(row)
+    return out
