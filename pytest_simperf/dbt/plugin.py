@@ -68,9 +68,12 @@ REBUILD_SUFFIX = ":rebuild"
 _DBT_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def phase_name(name: str, *, rebuild: bool) -> str:
-    """The phase a node or dbt figure is recorded under: ``name``, or ``name:rebuild``."""
-    return f"{name}{REBUILD_SUFFIX}" if rebuild else name
+def phase_name(name: str, *, rebuild: bool, step: str | None = None) -> str:
+    """The phase a node or dbt figure is recorded under: ``name``, or ``name:rebuild``; for
+    dbt's own figures in a sequence of several steps, ``name:<step>`` (``dbt_total:staging``):
+    each invocation of a year is its own measurement, not a sample of one."""
+    base = name if step is None else f"{name}:{step}"
+    return f"{base}{REBUILD_SUFFIX}" if rebuild else base
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -205,7 +208,7 @@ class SimperfDbt:
         gets CPU time and the process's peak memory (dbt runs in this process)."""
         if self.simperf is None:
             return nullcontext()
-        name = phase_name(TOTAL_PHASE, rebuild=request.rebuild)
+        name = phase_name(TOTAL_PHASE, rebuild=request.rebuild, step=request.step)
         return cast(AbstractContextManager[Any], self.simperf.phase(name, year=request.year))
 
     def _around_parse(self, request: DbtRequest) -> AbstractContextManager[Any]:
@@ -247,7 +250,7 @@ class SimperfDbt:
                 },
             )
         self.simperf.record(
-            phase_name(OVERHEAD_PHASE, rebuild=rebuild),
+            phase_name(OVERHEAD_PHASE, rebuild=rebuild, step=invocation.step),
             year=invocation.year,
             samples_s=[invocation.overhead_s],
             meta=meta,

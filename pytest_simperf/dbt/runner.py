@@ -97,7 +97,8 @@ class DbtRequest:
     #: Re-running a year that is already built (``rebuild_year``): judged apart from first
     #: builds, since an incremental strategy can be slow only there.
     rebuild: bool = False
-    #: The year sequence's step this invocation runs (its label), or a Python step's name.
+    #: The year sequence's step this invocation runs (``DbtStep.key``), or a Python step's
+    #: name; ``None`` for a direct call or a sequence of one unnamed step.
     step: str | None = None
 
 
@@ -126,7 +127,8 @@ class DbtInvocation:
     #: Error messages dbt logged (its ``RunResultError`` events), including those of nodes that
     #: have no result of their own: an ephemeral model that fails to compile.
     logged_errors: tuple[str, ...] = ()
-    #: The label of the year sequence's step that ran this invocation (``None``: a direct call).
+    #: The key of the year sequence's step that ran this invocation (``DbtStep.key``), or
+    #: ``None`` for a direct call or a sequence of one unnamed step.
     step: str | None = None
 
     @property
@@ -732,7 +734,7 @@ class DbtProject:
                     year=year,
                     full_refresh=step.refreshes(first_year=first_year, rebuild=rebuild),
                     rebuild=rebuild,
-                    step=step.label if len(steps) > 1 or step.name else None,
+                    step=step.key if len(steps) > 1 or step.name else None,
                 )
             )
 

@@ -62,6 +62,18 @@ class DbtStep:
                 parts.append(f"{flag} {value if isinstance(value, str) else ' '.join(value)}")
         return " ".join(parts)
 
+    @property
+    def key(self) -> str:
+        """What names the step's own figures (``dbt_total:<key>``) in a sequence of several
+        steps: its name, else its selector, else its selection, else its command."""
+        if self.name:
+            return self.name.strip()
+        if self.selector:
+            return self.selector.strip()
+        if self.select:
+            return self.select if isinstance(self.select, str) else "|".join(self.select)
+        return self.command
+
     def refreshes(self, *, first_year: bool, rebuild: bool) -> bool:
         """Does this step pass ``--full-refresh`` here? A rebuild is never a first year."""
         mode = self.full_refresh or ("never" if self.command == "test" else "first")
@@ -109,6 +121,7 @@ class YearSequence:
         if not checked:
             raise UsageError("a year sequence needs at least one step")
         names: dict[str, int] = {}
+        keys: dict[str, int] = {}
         for index, step in enumerate(checked, start=1):
             if isinstance(step, PythonStep):
                 label = step.label
@@ -119,6 +132,20 @@ class YearSequence:
                         "own, so give it a distinct name (PythonStep(fn, name=...))"
                     )
                 names[label] = index
+            elif step.key in keys and len(checked) > 1:
+                raise UsageError(
+                    f"year sequence step {index} (dbt {step.label}): step {keys[step.key]} is "
+                    f"also called {step.key!r}, and each dbt step's figures are phases of their "
+                    "own (dbt_total:<step>): give one a name ({'name': '...'})"
+                )
+            elif "@" in step.key and len(checked) > 1:
+                raise UsageError(
+                    f"year sequence step {index} (dbt {step.label}): its figures are phases "
+                    f"named after it (dbt_total:<step>), and {step.key!r} has an '@': give it a "
+                    "name ({'name': '...'})"
+                )
+            else:
+                keys[step.key] = index
         self.steps: tuple[Step, ...] = tuple(checked)
 
     @classmethod

@@ -72,6 +72,28 @@ def test_two_python_steps_of_one_name_would_share_a_phase():
         YearSequence([write_checks, {"command": "run"}, write_checks])
 
 
+def test_each_dbt_step_of_a_longer_sequence_has_a_key_of_its_own():
+    sequence = YearSequence(
+        [
+            {"command": "seed"},
+            {"selector": "yearly_events"},
+            {"select": ["staging", "tag:x"]},
+            {"select": "@fct", "name": "around_fct"},
+        ]
+    )
+    assert [step.key for step in sequence] == [
+        "seed",
+        "yearly_events",
+        "staging|tag:x",
+        "around_fct",
+    ]
+    with pytest.raises(UsageError, match=r"step 2 \(dbt build\): step 1 is also called 'build'"):
+        YearSequence([{"command": "build"}, {"command": "build", "full_refresh": "always"}])
+    with pytest.raises(UsageError, match=r"step 2 \(dbt build --select @fct\): .*has an '@'"):
+        YearSequence([{"command": "seed"}, {"select": "@fct"}])
+    assert YearSequence([{"select": "@fct"}]).steps[0].key == "@fct"  # one step: plain dbt_total
+
+
 def test_an_empty_or_non_list_sequence_is_refused():
     with pytest.raises(UsageError, match="at least one step"):
         YearSequence([])
@@ -161,11 +183,11 @@ def test_each_year_runs_every_step_in_order_and_rebuilds_run_them_again(tmp_path
     ]
     assert [(inv.step, inv.year, inv.full_refresh) for inv in built[:6]] == [
         ("year_a", 2025, True),
-        ("build --select b", 2025, True),
+        ("b", 2025, True),
         ("year_a", 2026, False),
-        ("build --select b", 2026, False),
+        ("b", 2026, False),
         ("year_a", 2027, False),
-        ("build --select b", 2027, False),
+        ("b", 2027, False),
     ]
     assert len(built) == 12  # two rounds
     assert steps == [("mark_year", y, False) for y in (2025, 2026, 2027)] * 2
@@ -173,7 +195,7 @@ def test_each_year_runs_every_step_in_order_and_rebuilds_run_them_again(tmp_path
     rebuilt = project.rebuild_year(2026, rounds=2, sequence=sequence)
     assert [(inv.step, inv.rebuild, inv.full_refresh) for inv in rebuilt] == [
         ("year_a", True, False),
-        ("build --select b", True, False),
+        ("b", True, False),
     ] * 2
     assert steps[-2:] == [("mark_year", 2026, True)] * 2
     assert project.query("select y, seen_a from b order by y") == [

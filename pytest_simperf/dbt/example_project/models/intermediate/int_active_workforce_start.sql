@@ -25,7 +25,10 @@ select
     prior.department,
     prior.compensation,
     prior.deferral_rate,
-    date_diff('year', prior.hire_date, calendar.year_start) as tenure_years
+    date_diff('year', prior.hire_date, calendar.year_start) as tenure_years,
+    -- The year as the ephemeral calendar was compiled for it: equal to simulation_year in
+    -- every year, however often a parse is reused (the tests check it).
+    calendar.simulation_year
 from prior
 cross join {{ ref('int_simulation_calendar') }} as calendar
 where prior.employment_status = 'active'
