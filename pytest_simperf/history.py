@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_simperf import trends
 from pytest_simperf.errors import SimperfError, UsageError
+from pytest_simperf.report import figures as figures_mod
 
 if TYPE_CHECKING:
     import duckdb
@@ -589,22 +590,33 @@ def _performance_rows(run_id: str, report: Mapping[str, Any]) -> list[tuple[Any,
 
 
 def _regression_candidates(report: Mapping[str, Any]) -> list[Row]:
-    """One entry per regressed metric (time, memory) of each phase."""
+    """One entry per regressed figure of each phase: the judged one (the phase's class, on its
+    metric: cpu, wall, instructions, rows_scanned …) and memory when it regressed on its own."""
     fail_on = (report["run"].get("options") or {}).get("fail_on")
     out: list[Row] = []
     for test in report["tests"]:
         for phase in test.get("phases") or []:
-            for metric, cls_key, base_key, cur_key, pct_key in (
-                ("time", "severity", "baseline_median_s", "median_s", "change_pct"),
+            gate = figures_mod.judged(phase)
+            found = [
                 (
-                    "memory",
-                    "memory_severity",
-                    "baseline_peak_rss_mb",
-                    "peak_rss_mb",
-                    "memory_change_pct",
-                ),
-            ):
-                cls = phase.get(cls_key)
+                    gate.metric,
+                    phase.get("severity"),
+                    gate.baseline_value,
+                    gate.value,
+                    gate.change_pct,
+                )
+            ]
+            if gate.metric != "memory":
+                found.append(
+                    (
+                        "memory",
+                        phase.get("memory_severity"),
+                        phase.get("baseline_peak_rss_mb"),
+                        phase.get("peak_rss_mb"),
+                        phase.get("memory_change_pct"),
+                    )
+                )
+            for metric, cls, base, current, pct in found:
                 if cls not in REGRESSION_CLASSES:
                     continue
                 out.append(
@@ -613,9 +625,9 @@ def _regression_candidates(report: Mapping[str, Any]) -> list[Row]:
                         "component": str(phase.get("name")),
                         "year": _int(phase.get("year")),
                         "metric": metric,
-                        "baseline": _num(phase.get(base_key)),
-                        "current": _num(phase.get(cur_key)),
-                        "degradation_pct": _num(phase.get(pct_key)),
+                        "baseline": _num(base),
+                        "current": _num(current),
+                        "degradation_pct": _num(pct),
                         "class": cls,
                         "fails_gate": (_rank(cls) >= _rank(fail_on))
                         if fail_on in SEVERITY_ORDER
@@ -1002,8 +1014,27 @@ def run_to_report(data: Mapping[str, Any]) -> Row:
     }
 
 
+#: The columns ``compare_runs`` and ``trend`` read a judged figure from (see report.figures).
+_FIGURE_COLUMNS = (
+    "metric",
+    "value",
+    "cpu_s",
+    "median_s",
+    "instructions",
+    "rows_scanned",
+    "intermediate_rows",
+    "noise_pct",
+)
+
+
 def compare_runs(path: str | Path, ref_a: str, ref_b: str) -> Row:
-    """Phase-by-phase change from run A to run B (B is "now"), plus phases only one of them has."""
+    """Phase-by-phase change from run A to run B (B is "now"), plus phases only one of them has.
+
+    Each phase is compared on the metric its gate judged in B (CPU time, wall time, instructions,
+    rows scanned), read from both runs; wall medians on a loaded machine once called identical
+    code "+124.7% CRITICAL". Rows stored before the metric was named use CPU time where both runs
+    recorded it, else wall time, and ``metric`` says which.
+    """
     path = Path(path)
     with open_history(path) as con:
         run_a = resolve_run(con, path, ref_a)
@@ -1012,15 +1043,15 @@ def compare_runs(path: str | Path, ref_a: str, ref_b: str) -> Row:
             r["run_id"]: _run_row(r)
             for r in _rows(con.execute("SELECT * FROM runs WHERE run_id IN (?, ?)", [run_a, run_b]))
         }
+        figures = ", ".join(
+            f"a.{c} AS a_{c}, b.{c} AS b_{c}" for c in (*_FIGURE_COLUMNS, "peak_rss_mb")
+        )
         rows = _rows(
             con.execute(
-                """WITH a AS (SELECT * FROM performance WHERE run_id = ?),
+                f"""WITH a AS (SELECT * FROM performance WHERE run_id = ?),
                      b AS (SELECT * FROM performance WHERE run_id = ?)
                 SELECT coalesce(a.nodeid, b.nodeid) AS nodeid, coalesce(a.phase, b.phase) AS phase,
-                    coalesce(a.year, b.year) AS year,
-                    a.median_s AS a_median_s, b.median_s AS b_median_s,
-                    a.noise_pct AS a_noise_pct, b.noise_pct AS b_noise_pct,
-                    a.peak_rss_mb AS a_peak_rss_mb, b.peak_rss_mb AS b_peak_rss_mb,
+                    coalesce(a.year, b.year) AS year, {figures},
                     a.sla_status AS a_sla_status, b.sla_status AS b_sla_status,
                     a.nodeid IS NOT NULL AS in_a, b.nodeid IS NOT NULL AS in_b
                 FROM a FULL OUTER JOIN b
@@ -1041,15 +1072,29 @@ def compare_runs(path: str | Path, ref_a: str, ref_b: str) -> Row:
         if not r["in_a"]:
             only_b.append(key)
             continue
-        change = _pct(r["a_median_s"], r["b_median_s"])
-        noise = max(r["a_noise_pct"] or 0.0, r["b_noise_pct"] or 0.0)
+        side_a = {c: r[f"a_{c}"] for c in _FIGURE_COLUMNS}
+        side_b = {c: r[f"b_{c}"] for c in _FIGURE_COLUMNS}
+        metric = figures_mod.series_metric([side_a, side_b])
+        a_value, b_value = figures_mod.figure(side_a, metric), figures_mod.figure(side_b, metric)
+        change = _pct(a_value, b_value)
+        # Counts are exact; a time's noise is what its runs measured on that clock.
+        noise = (
+            max(r["a_noise_pct"] or 0.0, r["b_noise_pct"] or 0.0)
+            if metric in figures_mod.TIME_METRICS
+            else 0.0
+        )
         both.append(
             {
                 **key,
-                "a_median_s": r["a_median_s"],
-                "b_median_s": r["b_median_s"],
+                "metric": metric,
+                "metric_recorded": side_b["metric"] == metric,
+                "a_value": a_value,
+                "b_value": b_value,
                 "change_pct": change,
                 "class": classify_change(change, noise, thresholds),
+                "a_median_s": r["a_median_s"],
+                "b_median_s": r["b_median_s"],
+                "wall_change_pct": _pct(r["a_median_s"], r["b_median_s"]),
                 "a_peak_rss_mb": r["a_peak_rss_mb"],
                 "b_peak_rss_mb": r["b_peak_rss_mb"],
                 "memory_change_pct": _pct(r["a_peak_rss_mb"], r["b_peak_rss_mb"]),
@@ -1155,35 +1200,67 @@ def trend(
             )
         # One row per series with its points as lists, oldest first: DuckDB builds them, and
         # Python never sees 100,000 row tuples.
+        lists = ", ".join(
+            f"list(p.{c} ORDER BY r.started_at, p.run_id) AS {c}" for c in _FIGURE_COLUMNS
+        )
         series = con.execute(
-            """SELECT p.nodeid, p.phase, p.year,
-                list(p.run_id ORDER BY r.started_at, p.run_id) AS run_ids,
-                list(p.median_s ORDER BY r.started_at, p.run_id) AS medians,
+            f"""SELECT p.nodeid, p.phase, p.year,
+                list(p.run_id ORDER BY r.started_at, p.run_id) AS run_ids, {lists},
                 count(*) FILTER (WHERE p.sla_status = 'SLA_BREACH') AS breaches,
                 count(*) FILTER (WHERE p.sla_status = 'SLA_WARNING') AS warnings
             FROM performance p JOIN runs r USING (run_id)
-            WHERE r.started_at >= ? AND p.median_s > 0
-                AND list_contains(?, p.nodeid || '::' || p.phase)
+            WHERE r.started_at >= ? AND list_contains(?, p.nodeid || '::' || p.phase)
             GROUP BY p.nodeid, p.phase, p.year
             ORDER BY p.nodeid, p.phase, p.year NULLS FIRST""",
             [since, wanted],
         ).fetchall()
         started = _run_starts(con, since)
-    return [
-        summarise_series(
-            nodeid,
-            phase,
-            year,
+    out = []
+    width = len(_FIGURE_COLUMNS)
+    for nodeid, phase, year, run_ids, *rest in series:
+        if (nodeid, phase, year) not in selected:
+            continue
+        columns, (breaches, warnings) = rest[:width], rest[width:]
+        metric, ids, values = judged_series(
             run_ids,
-            medians,
-            started,
-            breaches,
-            warnings,
-            max_points=max_points,
+            [
+                dict(zip(_FIGURE_COLUMNS, point, strict=True))
+                for point in zip(*columns, strict=True)
+            ],
         )
-        for nodeid, phase, year, run_ids, medians, breaches, warnings in series
-        if (nodeid, phase, year) in selected
+        if values:
+            out.append(
+                summarise_series(
+                    nodeid,
+                    phase,
+                    year,
+                    ids,
+                    values,
+                    started,
+                    breaches,
+                    warnings,
+                    max_points=max_points,
+                    metric=metric,
+                )
+            )
+    return out
+
+
+def judged_series(
+    run_ids: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, list[str], list[float]]:
+    """(metric, run ids, values) of one stored series, on one metric from end to end.
+
+    The metric is the gate's (``report.figures.series_metric``); points without a positive
+    value for it (a phase that did not run, a zero timing) are left out.
+    """
+    metric = figures_mod.series_metric(list(rows))
+    kept = [
+        (run_id, value)
+        for run_id, row in zip(run_ids, rows, strict=True)
+        if (value := figures_mod.figure(row, metric)) is not None and value > 0
     ]
+    return metric, [r for r, _ in kept], [v for _, v in kept]
 
 
 def _run_starts(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, str]:
@@ -1206,8 +1283,10 @@ def summarise_series(
     warnings: int,
     *,
     max_points: int = 60,
+    metric: str = "wall",
 ) -> Row:
-    """Figures, trend label and largest step of one series (positive medians, oldest first)."""
+    """Figures, trend label and largest step of one series of ``metric`` (positive values,
+    oldest first)."""
     assessed = trends.assess(values, max_points=max_points)
     verdict = assessed.trend
     step = trends.largest_step(assessed.steps)
@@ -1215,11 +1294,12 @@ def summarise_series(
         "nodeid": nodeid,
         "phase": phase,
         "year": year,
+        "metric": metric,
         "runs": len(values),
-        "median_s": float(statistics.median(values)),
-        "min_s": min(values),
-        "max_s": max(values),
-        "latest_s": values[-1],
+        "median": float(statistics.median(values)),
+        "min": min(values),
+        "max": max(values),
+        "latest": values[-1],
         "breaches": breaches,
         "warnings": warnings,
         "trend": assessed.label,
@@ -1233,8 +1313,8 @@ def summarise_series(
         else {
             "run_id": run_ids[step.index],
             "started_at": started.get(run_ids[step.index]),
-            "before_s": step.before,
-            "after_s": step.after,
+            "before": step.before,
+            "after": step.after,
             "change_pct": step.change_pct,
             "score": step.score,
         },
@@ -1468,11 +1548,9 @@ PERCENTILES = (0.5, 0.95, 0.99)
 
 def check_kind(kind: str | None) -> str | None:
     """``None`` for every run, else the run kind to keep; an unknown kind is a usage error."""
-    if kind is None or kind == "all":
-        return None
-    if kind not in RUN_KINDS:
+    if kind is not None and kind not in RUN_KINDS:
         raise UsageError(f"unknown run kind {kind!r}: expected one of {', '.join(RUN_KINDS)}")
-    return kind
+    return None if kind == "all" else kind
 
 
 def percentiles(
@@ -1483,7 +1561,10 @@ def percentiles(
     now: datetime | None = None,
     by: str = "component",
 ) -> list[Row]:
-    """p50 / p95 / p99 of phase wall time over the window, per run kind.
+    """p50 / p95 / p99 of phase wall time over the window.
+
+    ``kind``: ``production`` or ``test`` keeps that kind of run; ``all`` pools every run (rows
+    say ``kind: all``); ``None`` gives each kind its own rows (the dashboard shows them apart).
 
     ``by="component"``: one row per component over all its years (``year`` None) and one per
     component × year (``all_years`` tells the two apart for a component without years);
@@ -1499,23 +1580,26 @@ def percentiles(
     since = _since(days, now)
     wanted = check_kind(kind)
     groups = (
-        "GROUPING SETS ((r.kind, p.phase), (r.kind, p.phase, p.year))"
+        "GROUPING SETS ((k, phase), (k, phase, year))"
         if by == "component"
-        else "r.kind, p.nodeid, p.phase, p.year"
+        else "k, nodeid, phase, year"
     )
-    nodeid = "NULL" if by == "component" else "p.nodeid"
+    nodeid = "NULL" if by == "component" else "nodeid"
     with open_history(path) as con:
         _require_runs(con, path, since, days)
         rows = con.execute(
-            f"""SELECT r.kind, {nodeid} AS nodeid, p.phase, p.year, grouping(p.year) = 1,
-                count(DISTINCT p.run_id) AS runs, count(*) AS measurements,
-                quantile_cont(p.median_s, ?) AS q, max(p.median_s) AS max_s
-            FROM performance p JOIN runs r USING (run_id)
-            WHERE r.started_at >= ? AND p.median_s IS NOT NULL
-                AND coalesce(p.status, 'ok') = 'ok' AND (?::VARCHAR IS NULL OR r.kind = ?)
-            GROUP BY {groups}
-            ORDER BY r.kind, nodeid NULLS FIRST, p.phase, p.year NULLS FIRST""",
-            [list(PERCENTILES), since, wanted, wanted],
+            f"""WITH w AS (
+                SELECT CASE WHEN ? THEN 'all' ELSE r.kind END AS k, p.*
+                FROM performance p JOIN runs r USING (run_id)
+                WHERE r.started_at >= ? AND p.median_s IS NOT NULL
+                    AND coalesce(p.status, 'ok') = 'ok' AND (?::VARCHAR IS NULL OR r.kind = ?)
+            )
+            SELECT k, {nodeid} AS node, phase, year, grouping(year) = 1,
+                count(DISTINCT run_id) AS runs, count(*) AS measurements,
+                quantile_cont(median_s, ?) AS q, max(median_s) AS max_s
+            FROM w GROUP BY {groups}
+            ORDER BY k, node NULLS FIRST, phase, year NULLS FIRST""",
+            [kind == "all", since, wanted, wanted, list(PERCENTILES)],
         ).fetchall()
     out: list[Row] = []
     for run_kind, node, phase, year, all_years, runs, measurements, q, max_s in rows:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_simperf import history
 from pytest_simperf.errors import UsageError
+from pytest_simperf.report.figures import fmt_value, judged, metric_label
 from pytest_simperf.report.markdown import fmt_mb, fmt_pct, fmt_seconds
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(history.SEVERITY_ORDER)}
@@ -205,7 +206,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             (
                 r["nodeid"],
                 _key(r, "component"),
-                r["metric"],
+                metric_label(r["metric"]),
                 _fmt_metric(r["metric"], r["baseline"]),
                 _fmt_metric(r["metric"], r["current"]),
                 fmt_pct(r["degradation_pct"]),
@@ -228,31 +229,36 @@ def _cmd_report(args: argparse.Namespace) -> int:
     ordered = sorted(
         perf, key=lambda p: (-_SEVERITY_RANK.get(p.get("severity") or "", 0), p["nodeid"])
     )
-    rows = [
-        (
-            p["nodeid"],
-            _key(p),
-            fmt_seconds(p["median_s"]),
-            fmt_seconds(p["baseline_median_s"]),
-            fmt_pct(p["change_pct"]),
-            p["severity"],
-            p["sla_status"],
-            fmt_mb(p["peak_rss_mb"]),
+    phase_rows: list[tuple[Any, ...]] = []
+    for p in ordered:
+        gate = judged(p)
+        phase_rows.append(
+            (
+                p["nodeid"],
+                _key(p),
+                gate.label,
+                gate.fmt(gate.value),
+                gate.fmt(gate.baseline_value),
+                fmt_pct(gate.change_pct),
+                p["severity"],
+                p["sla_status"],
+                fmt_seconds(p["median_s"]),
+                fmt_mb(p["peak_rss_mb"]),
+            )
         )
-        for p in ordered
-    ]
     print(
         _table(
-            ("test", "phase", "time", "baseline", "Δ%", "class", "SLA", "memory"),
-            rows,
-            {2, 3, 4, 7},
+            ("test", "phase", "metric", "now", "baseline", "Δ%", "class", "SLA", "wall", "memory"),
+            phase_rows,
+            {3, 4, 5, 8, 9},
         )
     )
     return 0
 
 
 def _fmt_metric(metric: str, value: float | None) -> str:
-    return fmt_seconds(value) if metric == "time" else fmt_mb(value)
+    """A stored regression's figure; ``time`` is how rows before schema 3 named wall time."""
+    return fmt_value("wall" if metric == "time" else metric, value)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -295,10 +301,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         (
             r["nodeid"],
             _key(r),
-            fmt_seconds(r["a_median_s"]),
-            fmt_seconds(r["b_median_s"]),
+            metric_label(r["metric"]) + ("" if r["metric_recorded"] else "*"),
+            fmt_value(r["metric"], r["a_value"]),
+            fmt_value(r["metric"], r["b_value"]),
             fmt_pct(r["change_pct"]),
             r["class"],
+            fmt_pct(r["wall_change_pct"]) if r["metric"] != "wall" else None,
             fmt_mb(r["a_peak_rss_mb"]),
             fmt_mb(r["b_peak_rss_mb"]),
             fmt_pct(r["memory_change_pct"]),
@@ -308,11 +316,28 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print()
     print(
         _table(
-            ("test", "phase", "A", "B", "Δ%", "class", "mem A", "mem B", "Δmem%"),
+            (
+                "test",
+                "phase",
+                "metric",
+                "A",
+                "B",
+                "Δ%",
+                "class",
+                "wall Δ%",
+                "mem A",
+                "mem B",
+                "Δmem%",
+            ),
             rows,
-            {2, 3, 4, 6, 7, 8},
+            {3, 4, 5, 7, 8, 9, 10},
         )
     )
+    if any(not r["metric_recorded"] for r in phases):
+        print(
+            "\n* not the metric B's verdict judged (recorded before the history named it, or "
+            "not recorded in A): CPU time where both runs have it, else wall time"
+        )
     for label, key in (("only in A", "only_in_a"), ("only in B", "only_in_b")):
         if result[key]:
             names = ", ".join(f"{r['nodeid']}::{_key(r)}" for r in result[key])
@@ -335,15 +360,16 @@ def _cmd_trend(args: argparse.Namespace) -> int:
         (
             r["nodeid"],
             _key(r),
+            metric_label(r["metric"]),
             r["runs"],
-            fmt_seconds(r["median_s"]),
-            fmt_seconds(r["min_s"]),
-            fmt_seconds(r["max_s"]),
-            fmt_seconds(r["latest_s"]),
+            fmt_value(r["metric"], r["median"]),
+            fmt_value(r["metric"], r["min"]),
+            fmt_value(r["metric"], r["max"]),
+            fmt_value(r["metric"], r["latest"]),
             r["breaches"],
             r["trend"],
             fmt_pct(r["change_pct"]) if r["trend"] != "insufficient" else None,
-            _step_text(r["step"]),
+            _step_text(r["step"], r["metric"]),
         )
         for r in ordered
     ]
@@ -352,6 +378,7 @@ def _cmd_trend(args: argparse.Namespace) -> int:
             (
                 "test",
                 "phase",
+                "metric",
                 "runs",
                 "median",
                 "min",
@@ -363,7 +390,7 @@ def _cmd_trend(args: argparse.Namespace) -> int:
                 "step",
             ),
             table,
-            {2, 3, 4, 5, 6, 7, 9},
+            {3, 4, 5, 6, 7, 8, 10},
         )
     )
     counts = {label: sum(1 for r in rows if r["trend"] == label) for label in _TREND_ORDER}
@@ -375,12 +402,12 @@ def _cmd_trend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _step_text(step: dict[str, Any] | None) -> str | None:
+def _step_text(step: dict[str, Any] | None, metric: str) -> str | None:
     if not step:
         return None
     return (
         f"{fmt_pct(step['change_pct'])} at run {step['run_id']} "
-        f"({fmt_seconds(step['before_s'])} → {fmt_seconds(step['after_s'])})"
+        f"({fmt_value(metric, step['before'])} → {fmt_value(metric, step['after'])})"
     )
 
 

@@ -36,7 +36,7 @@ from pytest_simperf.measure import (
 )
 from pytest_simperf.multiyear import annotate_years, summarize_test
 from pytest_simperf.options import Settings, thresholds_percent
-from pytest_simperf.report.terminal import NOT_JUDGED, fmt_seconds
+from pytest_simperf.report.terminal import NOT_JUDGED, fmt_seconds, judged_cells
 from pytest_simperf.results import PhaseRecord, TestCollector
 from pytest_simperf.stats import MEASURED_DRIFT_SESSIONS, median, severity_rank
 from pytest_simperf.valgrind import RegionCounter, instruction_env, valgrind_problem
@@ -663,10 +663,10 @@ def _section(report: Mapping[str, Any]) -> str:
         key = phase["name"] if phase["year"] is None else f"{phase['name']}@{phase['year']}"
         change = "" if phase["change_pct"] is None else f" {phase['change_pct']:+.1f}%"
         sla = f" {phase['sla_status']}" if phase["sla_status"] else ""
+        metric, now, then = judged_cells(phase)
         lines.append(
-            f"{key}: {fmt_seconds(phase['median_s'])} (n={phase['rounds']}) vs "
-            f"{fmt_seconds(phase['baseline_median_s'])}{change} {phase['severity']}{sla} — "
-            f"{phase['why']}"
+            f"{key}: {metric} {now} vs {then}{change} {phase['severity']}{sla} "
+            f"(wall {fmt_seconds(phase['median_s'])}, n={phase['rounds']}) — {phase['why']}"
         )
     for flag in report["growth"]:
         lines.append(f"growth: {flag['detail']}")

@@ -121,11 +121,19 @@ class PhaseVerdict:
     time_info: TimeComparison | None = None
     instruction_env: Mapping[str, str] | None = None
 
+    def gate(self) -> GateFigures:
+        """The figure that decided this phase's class (see ``GateFigures``)."""
+        return gate_figures(self)
+
     def to_json(self) -> dict[str, Any]:
         r, b = self.record, self.baseline or {}
         ins = self.instructions
         shown = self.time or self.time_info
+        gate = self.gate()
         return {
+            "metric": gate.metric,
+            "value": gate.value,
+            "baseline_value": gate.baseline_value,
             "name": r.name,
             "year": r.year,
             "source": r.source,
@@ -142,7 +150,8 @@ class PhaseVerdict:
             if shown is None or self.baseline is None
             else (time_metric(r, self.baseline)),
             "baseline_median_s": b.get("median_s"),
-            "change_pct": None if shown is None else shown.change_pct,
+            "change_pct": gate.change_pct,
+            "time_change_pct": None if shown is None else shown.change_pct,
             "time_gated": self.time is not None,
             "severity": self.severity,
             "time_severity": None if self.time is None else self.time.severity,
@@ -191,6 +200,92 @@ class PhaseVerdict:
             "cumulative_s": None,
             "why": self.why,
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class GateFigures:
+    """The one figure a phase's class rests on, which every report shows first, named.
+
+    ``metric`` is ``cpu`` or ``wall`` (seconds), ``instructions``, ``rows_scanned`` or
+    ``intermediate_rows`` (counts) or ``memory`` (MB of peak allocation); ``change_pct`` is
+    ``value`` against ``baseline_value``. Reports computed their own figures before, and a row
+    showed wall-time medians beside a CPU-time Δ%.
+    """
+
+    metric: str
+    value: float | None
+    baseline_value: float | None
+    change_pct: float | None
+
+
+def _counter_figures(verdict: PhaseVerdict) -> GateFigures:
+    """The counter that moved most (rows scanned when neither moved)."""
+    r, b = verdict.record, verdict.baseline or {}
+    best: GateFigures | None = None
+    for name in ("rows_scanned", "intermediate_rows"):
+        now, then = getattr(r, name), b.get(name)
+        if now is None or then is None:
+            continue
+        change = (now - then) / then * 100 if then else (0.0 if now == then else float("inf"))
+        figures = GateFigures(name, float(now), float(then), change)
+        if best is None or abs(change) > abs(best.change_pct or 0.0):
+            best = figures
+    return best or GateFigures("rows_scanned", r.rows_scanned, b.get("rows_scanned"), None)
+
+
+def gate_figures(verdict: PhaseVerdict) -> GateFigures:
+    """Which figure decided ``verdict``'s class, with its value, baseline and change.
+
+    A regression or improvement names the gate that gave that class, deterministic gates first
+    as ``reasons`` reads them (instructions, DuckDB counters, time, memory). An OK phase names
+    the steadiest figure that was judged: instructions, then time where it is gated, then the
+    counters; time compared but not judged (another host) comes after them. A phase with no
+    comparison (no baseline) names its time, on the clock a comparison would use.
+    """
+    r, b = verdict.record, verdict.baseline or {}
+    ins = verdict.instructions
+
+    def of_time(cmp: TimeComparison) -> GateFigures:
+        metric = time_metric(r, b) if verdict.baseline is not None else "wall"
+        return GateFigures(metric, cmp.current_s, cmp.baseline_s, cmp.change_pct)
+
+    def of_instructions() -> GateFigures:
+        assert ins is not None
+        return GateFigures(
+            "instructions",
+            None if ins.instructions is None else float(ins.instructions),
+            None if ins.baseline_instructions is None else float(ins.baseline_instructions),
+            ins.change_pct,
+        )
+
+    def of_memory() -> GateFigures:
+        then = b.get("peak_alloc_mb")
+        return GateFigures(
+            "memory",
+            r.peak_alloc_mb,
+            None if then is None else float(then),
+            verdict.memory_change_pct,
+        )
+
+    severity = verdict.severity
+    if severity not in ("OK", "NEW"):
+        if ins is not None and ins.severity == severity:
+            return of_instructions()
+        if verdict.counter_severity == severity:
+            return _counter_figures(verdict)
+        if verdict.time is not None and verdict.time.severity == severity:
+            return of_time(verdict.time)
+        if verdict.memory_severity == severity:
+            return of_memory()
+    if ins is not None and ins.severity is not None:
+        return of_instructions()
+    if verdict.time is not None:
+        return of_time(verdict.time)
+    if verdict.counter_severity is not None:
+        return _counter_figures(verdict)
+    if verdict.time_info is not None:
+        return of_time(verdict.time_info)
+    return GateFigures("wall", r.median_s, None if not b else b.get("median_s"), None)
 
 
 def worst(severities: Sequence[str | None]) -> str:

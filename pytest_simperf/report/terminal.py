@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_simperf.report.figures import TIME_METRICS, fmt_count, judged
 from pytest_simperf.stats import (
     DEFAULT_CPU_SESSION_DRIFT,
     DEFAULT_WALL_SESSION_DRIFT,
@@ -25,6 +26,10 @@ def fmt_seconds(value: float | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}%"
+
+
+def _count(value: float | None) -> str:
+    return "-" if value is None else fmt_count(value)
 
 
 def _mb(value: float | None) -> str:
@@ -74,15 +79,19 @@ def unjudged_failures(tests: Sequence[Mapping[str, Any]]) -> list[str]:
     ]
 
 
-def judged_seconds(phase: dict[str, Any]) -> tuple[str, float | None, float | None]:
-    """(clock, median now, baseline median) on the clock the time verdict compared.
+def judged_cells(phase: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(metric, value now, baseline value) of the figure the verdict judged, formatted.
 
-    Δ% is computed on CPU time for CPU-bound regions; showing wall medians beside it made rows
-    like "601.6ms vs 360.7ms +219.2%" that contradict themselves. Without a comparison, wall.
+    Δ% beside them is that figure's change: showing wall medians beside a CPU-time Δ% made rows
+    like "601.6ms vs 360.7ms +219.2%" that contradicted themselves. A phase recorded before the
+    verdict named its metric shows the clock it compared (CPU when known, else wall).
     """
-    if phase.get("time_metric") == "cpu" and phase.get("cpu_s") is not None:
-        return "cpu", phase.get("cpu_s"), phase.get("baseline_cpu_s")
-    return "wall", phase.get("median_s"), phase.get("baseline_median_s")
+    fig = judged(phase)
+    if fig.metric in TIME_METRICS:
+        return fig.metric, fmt_seconds(fig.value), fmt_seconds(fig.baseline_value)
+    if fig.metric == "memory":
+        return fig.metric, _mb(fig.value), _mb(fig.baseline_value)
+    return fig.label, _count(fig.value), _count(fig.baseline_value)
 
 
 def render_summary(report: dict[str, Any]) -> str:
@@ -106,17 +115,18 @@ def render_summary(report: dict[str, Any]) -> str:
     for test in report["tests"]:
         for phase in test["phases"]:
             key = phase["name"] if phase["year"] is None else f"{phase['name']}@{phase['year']}"
-            clock, now, then = judged_seconds(phase)
+            metric, now, then = judged_cells(phase)
             rows.append(
                 [
                     _short(test["nodeid"]),
                     key,
-                    clock,
-                    fmt_seconds(now),
-                    fmt_seconds(then),
+                    metric,
+                    now,
+                    then,
                     _pct(phase["change_pct"]),
                     phase["severity"] + (" plan" if phase["plan_changed"] else ""),
                     phase["sla_status"] or "-",
+                    fmt_seconds(phase.get("median_s")),
                     _mb(phase["peak_alloc_mb"]),
                     _pct(phase.get("yoy_change_pct")),
                 ]
@@ -125,12 +135,13 @@ def render_summary(report: dict[str, Any]) -> str:
     headers = [
         "test",
         "phase",
-        "clock",
-        "median",
+        "metric",
+        "now",
         "baseline",
         "Δ%",
         "class",
         "SLA",
+        "wall",
         "memory",
         "YoY",
     ]

@@ -83,8 +83,15 @@ def build_report(
     dirty: bool = False,
     fail_on: str = "MINOR",
     baselines: Mapping[str, list[Any]] | None = None,
+    metric: str | None = "wall",
+    cpu_factor: Factor | None = None,
 ) -> dict[str, Any]:
-    """One run report; ``factor(nodeid, component, year)`` scales the true time of a phase."""
+    """One run report; ``factor(nodeid, component, year)`` scales the true time of a phase.
+
+    ``metric`` is the figure the verdict judged (``wall`` or ``cpu``; None: a report from before
+    the verdict named it). CPU time is 93% of wall, times ``cpu_factor`` when given: a load
+    spike moves wall time and leaves CPU time alone.
+    """
     rng = random.Random(seed)
     test_entries = []
     for t_index, nodeid in enumerate(tests):
@@ -100,7 +107,13 @@ def build_report(
                 samples = sorted(centre * math.exp(rng.gauss(0, noise / 2)) for _ in range(5))
                 median = samples[2]
                 baseline = true_base if with_baseline else None
-                change = (median / baseline - 1) * 100 if baseline else None
+                cpu = median * 0.93 * (cpu_factor(nodeid, name, year) if cpu_factor else 1.0)
+                base_cpu = baseline * 0.93 if baseline else None
+                if metric == "cpu":
+                    value, base_value = cpu, base_cpu
+                else:
+                    value, base_value = median, baseline
+                change = (value / base_value - 1) * 100 if base_value else None
                 severity = _classify(change)
                 mem_scale = memory_factor(nodeid, name, year) if memory_factor else 1.0
                 peak = (180 + 25 * y_index) * mem_scale * math.exp(rng.gauss(0, 0.01))
@@ -116,7 +129,18 @@ def build_report(
                         "rounds": 5,
                         "samples_s": samples,
                         "median_s": median,
-                        "cpu_s": median * 0.93,
+                        "cpu_s": cpu,
+                        "baseline_cpu_s": base_cpu,
+                        "time_metric": None
+                        if metric is None
+                        else "cpu"
+                        if metric == "cpu"
+                        else "wall",
+                        **(
+                            {}
+                            if metric is None
+                            else {"metric": metric, "value": value, "baseline_value": base_value}
+                        ),
                         "baseline_median_s": baseline,
                         "change_pct": change,
                         "severity": severity,

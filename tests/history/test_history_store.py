@@ -76,7 +76,7 @@ def test_record_run_stores_every_table(tmp_path, make_report):
         if p["severity"] in ("MINOR", "MAJOR", "CRITICAL")
     }
     assert expected  # the +45% factor made regressions
-    time_regs = [r for r in data["regressions"] if r["metric"] == "time"]
+    time_regs = [r for r in data["regressions"] if r["metric"] == "wall"]
     assert {(r["nodeid"], r["component"], r["year"]) for r in time_regs} == expected
     assert all(r["status"] == "new" and r["fails_gate"] for r in time_regs)
     assert {s["component"]: s["seconds"] for s in data["sla_definitions"]} == {

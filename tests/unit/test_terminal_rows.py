@@ -1,8 +1,8 @@
-"""A row of the terminal table shows the figures its Δ% was computed from, with the clock named."""
+"""A row of the terminal table shows the figures its Δ% was computed from, with the metric named."""
 
 from __future__ import annotations
 
-from pytest_simperf.report.terminal import judged_seconds, render_summary
+from pytest_simperf.report.terminal import judged_cells, render_summary
 
 
 def _phase(**extra):
@@ -13,6 +13,9 @@ def _phase(**extra):
         "baseline_median_s": 0.0452,  # wall, measured under load when the baseline was recorded
         "cpu_s": 0.031,
         "baseline_cpu_s": 0.024,
+        "metric": "cpu",
+        "value": 0.031,
+        "baseline_value": 0.024,
         "change_pct": 29.2,
         "time_metric": "cpu",
         "severity": "MINOR",
@@ -49,14 +52,28 @@ def _report(phase):
     }
 
 
-def test_cpu_judged_rows_show_cpu_medians_not_wall():
-    assert judged_seconds(_phase()) == ("cpu", 0.031, 0.024)
-    text = render_summary(_report(_phase()))
-    row = next(line for line in text.splitlines() if line.startswith("t.py::test_x"))
-    assert row.split()[2:6] == ["cpu", "31.0ms", "24.0ms", "+29.2%"]
-    assert "45.2ms" not in text
+def _row(phase):
+    text = render_summary(_report(phase))
+    return next(line for line in text.splitlines() if line.startswith("t.py::test_x")).split()
 
 
-def test_wall_judged_or_unjudged_rows_show_wall():
-    assert judged_seconds(_phase(time_metric="wall")) == ("wall", 0.0314, 0.0452)
-    assert judged_seconds(_phase(time_metric=None, cpu_s=None)) == ("wall", 0.0314, 0.0452)
+def test_cpu_judged_rows_show_cpu_medians_then_wall_as_secondary():
+    assert judged_cells(_phase()) == ("cpu", "31.0ms", "24.0ms")
+    row = _row(_phase())
+    assert row[2:6] == ["cpu", "31.0ms", "24.0ms", "+29.2%"]
+    assert row[8] == "31.4ms"  # wall time, secondary
+    assert "45.2ms" not in row  # the wall baseline is not what Δ% compares
+
+
+def test_instruction_judged_rows_show_counts():
+    phase = _phase(
+        metric="instructions", value=2_400_000.0, baseline_value=2_000_000.0, change_pct=20.0
+    )
+    assert _row(phase)[2:6] == ["instructions", "2,400,000", "2,000,000", "+20.0%"]
+
+
+def test_rows_recorded_before_the_metric_was_named_fall_back_to_the_clock():
+    old = _phase(metric=None, value=None, baseline_value=None)
+    assert judged_cells(old) == ("cpu", "31.0ms", "24.0ms")
+    assert judged_cells({**old, "time_metric": "wall"}) == ("wall", "31.4ms", "45.2ms")
+    assert judged_cells({**old, "time_metric": None, "cpu_s": None}) == ("wall", "31.4ms", "45.2ms")
