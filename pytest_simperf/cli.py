@@ -19,6 +19,7 @@ from pytest_simperf.errors import SimperfError
 _COMMAND_MODULES: tuple[str, ...] = (
     "pytest_simperf.init_cli",
     "pytest_simperf.history_cli",
+    "pytest_simperf.monitor_cli",
     "pytest_simperf.benchcompat.cli",
     "pytest_simperf.workforce.cli",
 )

@@ -19,6 +19,11 @@ from typing import Any
 
 from pytest_simperf import history
 from pytest_simperf.errors import UsageError
+from pytest_simperf.monitor_cli import (
+    print_percentiles,
+    sla_with_percentiles,
+    trend_with_percentiles,
+)
 from pytest_simperf.report.figures import fmt_value, judged, metric_label
 from pytest_simperf.report.markdown import fmt_mb, fmt_pct, fmt_seconds
 
@@ -97,9 +102,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("run_b", metavar="RUN_B")
     p.set_defaults(func=_cmd_compare)
 
+    kinds = argparse.ArgumentParser(add_help=False)
+    kinds.add_argument(
+        "--kind",
+        choices=history.RUN_KINDS,
+        default="all",
+        help="production runs (monitor), test runs (pytest --simperf), or all (default)",
+    )
+
     p = subparsers.add_parser(
         "trend",
-        parents=[common, as_json, window],
+        parents=[common, as_json, window, kinds],
         help="per test/phase/year over runs: figures, trend label, step changes",
     )
     p.add_argument(
@@ -111,7 +124,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=_cmd_trend)
 
     p = subparsers.add_parser(
-        "sla", parents=[common, as_json, window], help="SLA compliance per component"
+        "sla",
+        parents=[common, as_json, window, kinds],
+        help="SLA compliance and p50/p95/p99 per component",
     )
     p.set_defaults(func=_cmd_sla)
 
@@ -350,6 +365,7 @@ _TREND_ORDER = {"degrading": 0, "improving": 1, "stable": 2, "insufficient": 3}
 
 def _cmd_trend(args: argparse.Namespace) -> int:
     rows = history.trend(args.history, pattern=args.test, days=args.days)
+    rows = trend_with_percentiles(args.history, rows, days=args.days, kind=args.kind)
     if args.json:
         _print_json(rows)
         return 0
@@ -412,12 +428,14 @@ def _step_text(step: dict[str, Any] | None, metric: str) -> str | None:
 
 
 def _cmd_sla(args: argparse.Namespace) -> int:
-    rows = history.sla_compliance(args.history, days=args.days)
+    rows = history.sla_compliance(args.history, days=args.days, kind=args.kind)
+    rows, spread = sla_with_percentiles(args.history, rows, days=args.days, kind=args.kind)
     if args.json:
         _print_json(rows)
         return 0
     if not rows:
         print("no phase in this window has an SLA (add @pytest.mark.sla or component SLAs)")
+        print_percentiles(spread)
         return 0
     table = [
         (
@@ -452,6 +470,7 @@ def _cmd_sla(args: argparse.Namespace) -> int:
             {1, 2, 3, 4, 5, 6, 7, 8},
         )
     )
+    print_percentiles(spread)
     return 0
 
 
