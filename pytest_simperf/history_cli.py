@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -430,6 +430,10 @@ def _step_text(step: dict[str, Any] | None, metric: str) -> str | None:
 def _cmd_sla(args: argparse.Namespace) -> int:
     rows = history.sla_compliance(args.history, days=args.days, kind=args.kind)
     rows, spread = sla_with_percentiles(args.history, rows, days=args.days, kind=args.kind)
+    if rows:
+        configured = {d["component"]: d for d in history.load_run(args.history)["sla_definitions"]}
+        for r in rows:
+            r["sla_source"] = sla_source(r, configured.get(r["component"]))
     if args.json:
         _print_json(rows)
         return 0
@@ -441,6 +445,7 @@ def _cmd_sla(args: argparse.Namespace) -> int:
         (
             r["component"],
             fmt_seconds(r["sla_seconds"]),
+            r["sla_source"],
             r["runs"],
             r["measurements"],
             r["within"],
@@ -457,6 +462,7 @@ def _cmd_sla(args: argparse.Namespace) -> int:
             (
                 "component",
                 "SLA",
+                "from",
                 "runs",
                 "measured",
                 "within",
@@ -467,11 +473,35 @@ def _cmd_sla(args: argparse.Namespace) -> int:
                 "last breach",
             ),
             table,
-            {1, 2, 3, 4, 5, 6, 7, 8},
+            {1, 3, 4, 5, 6, 7, 8, 9},
         )
     )
     print_percentiles(spread)
     return 0
+
+
+def sla_source(row: Mapping[str, Any], config: Mapping[str, Any] | None) -> str:
+    """Which SLA a component's measurements were held to: its component SLA (``config``), or a
+    test's ``sla`` marker — which shadows the component SLA when both exist and differ."""
+    if config is None:
+        return "marker"
+    if not row.get("measurements"):
+        return "config"
+
+    def same(a: Any, b: Any) -> bool:
+        return (a is None and b is None) or (
+            a is not None and b is not None and abs(float(a) - float(b)) <= 1e-9 * abs(float(b))
+        )
+
+    if same(row.get("sla_seconds"), config.get("seconds")) and same(
+        row.get("sla_memory_mb"), config.get("memory_mb")
+    ):
+        return "config"
+    if not same(row.get("sla_seconds"), config.get("seconds")):
+        limit = "none" if config.get("seconds") is None else fmt_seconds(config["seconds"])
+        return f"marker (shadows config {limit})"
+    limit = "none" if config.get("memory_mb") is None else f"{config['memory_mb']:g} MB"
+    return f"marker (shadows config memory {limit})"
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:

@@ -261,3 +261,45 @@ def effective_sla(
             source=f"component SLA {component!r}",
         )
     return None
+
+
+def shadowed_component_slas(report: Mapping[str, Any]) -> list[str]:
+    """One line per component SLA that a test's ``sla`` marker overrode in this run.
+
+    A component SLA in ``[tool.simperf.sla]`` (or ini ``simperf_sla``) applies to every phase of
+    that name, unless the test's marker sets limits (``effective_sla``): then the configuration
+    is silently not what gates that phase. Said once per component, naming the tests.
+    """
+    components = report.get("sla_definitions") or {}
+    shadowing: dict[str, dict[str, str]] = {}
+    for test in report.get("tests") or ():
+        for phase in test.get("phases") or ():
+            source = phase.get("sla_source") or ""
+            if not source.endswith("marker"):
+                continue
+            name = str(phase.get("name") or "")
+            for component in (name, name.partition(":")[0]):
+                if component in components:
+                    shadowing.setdefault(component, {}).setdefault(test["nodeid"], source)
+                    break
+    lines = []
+    for component, tests in sorted(shadowing.items()):
+        nodeid, source = next(iter(sorted(tests.items())))
+        more = f" and {len(tests) - 1} more test(s)" if len(tests) > 1 else ""
+        lines.append(
+            f"sla     component SLA {component!r} ({_limits(components[component])}) is "
+            f"shadowed by the {source} of {nodeid}{more}: the marker's limits apply there "
+            "(precedence: sla(phase=) marker > sla marker > component SLA)"
+        )
+    return lines
+
+
+def _limits(sla: Mapping[str, Any]) -> str:
+    parts = []
+    if sla.get("seconds") is not None:
+        parts.append(f"{sla['seconds']:g} s")
+    if sla.get("memory_mb") is not None:
+        parts.append(f"{sla['memory_mb']:g} MB")
+    if sla.get("rows_per_second") is not None:
+        parts.append(f"{sla['rows_per_second']:g} rows/s")
+    return ", ".join(parts) or "no limit"

@@ -517,6 +517,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # baseline could not be written (the terminal summary says which and why).
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         report["run"]["exit_status"] = int(session.exitstatus)
+    from pytest_simperf.markers import shadowed_component_slas
+
+    # Before the outputs are written: the JSON report carries the same lines as the terminal.
+    report["sla_shadowed"] = shadowed_component_slas(report)
     config.stash[REPORT_KEY] = report
     from pytest_simperf.report.outputs import write_outputs
 
@@ -559,6 +563,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     terminalreporter.write_sep("=", "pytest-simperf")
     for line in render_summary(report).splitlines():
+        terminalreporter.write_line(line)
+    for line in report.get("sla_shadowed") or ():
         terminalreporter.write_line(line)
 
 

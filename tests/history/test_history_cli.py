@@ -106,7 +106,9 @@ def test_sla_table_and_json(capsys, hist):
     assert code == 0
     header = out.splitlines()[0]
     assert header.split()[:2] == ["component", "SLA"]
-    assert {line.split()[0] for line in out.splitlines()[2:]} == {
+    assert header.split()[:3] == ["component", "SLA", "from"]
+    table = out.split("\n\n", 1)[0]  # the percentiles table follows a blank line
+    assert {line.split()[0] for line in table.splitlines()[2:]} == {
         "fct_yearly_events",
         "int_hires",
         "scd_workforce_state",
@@ -115,6 +117,8 @@ def test_sla_table_and_json(capsys, hist):
     data = {r["component"]: r for r in json.loads(out)}
     assert data["int_hires"]["compliance_pct"] == 100.0
     assert data["int_hires"]["sla_seconds"] == 0.5
+    # These runs' phases carry a memory limit their component SLAs do not: a marker's.
+    assert data["int_hires"]["sla_source"] == "marker (shadows config memory none)"
 
 
 def test_dashboard_writes_one_file(capsys, hist, tmp_path):
