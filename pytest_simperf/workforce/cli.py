@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pytest_simperf.errors import UsageError
 from pytest_simperf.workforce.generate import TABLES, build_database, check_memory
@@ -24,6 +24,39 @@ from pytest_simperf.workforce.spec import SCALES, WorkforceSpec, resolve_employe
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 #: Builds at least this large (employees × years) report progress on stderr.
 PROGRESS_THRESHOLD = 250_000
+_PREFIX = "simperf generate: "
+
+
+class ProgressOutput:
+    """How far a large build is, on stderr: on a terminal every step (census, each year, each
+    table being written) on a status line, the years kept; in a log (CI, a pipe) only one line
+    per simulation year, so a 1M-employee build is neither silent for the 18 s it spends
+    writing nor dozens of lines in a CI log.
+
+    ``stream`` and ``tty`` are injectable for tests; by default stderr and its ``isatty()``.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self._status = False  # a status line is on screen, to be overwritten or ended
+
+    def __call__(self, message: str) -> None:
+        year = message.startswith("year ")
+        if self.tty:
+            # \r and erase-line: the status line is rewritten in place; a year line stays.
+            self.stream.write(f"\r\x1b[K{_PREFIX}{message}" + ("\n" if year else ""))
+            self._status = not year
+        elif year:
+            self.stream.write(f"{_PREFIX}{message}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End a status line left on screen, so what follows starts on a line of its own."""
+        if self._status:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._status = False
 
 
 def register(subparsers: Any) -> None:
@@ -60,10 +93,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _progress(message: str) -> None:
-    print(f"simperf generate: {message}", file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     """Build and write; errors are :class:`UsageError`, which ``simperf`` prints as one line."""
     spec = WorkforceSpec(
@@ -78,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{out} already exists; pass --force to replace it")
     check_memory(spec)
     large = spec.employees * spec.years >= PROGRESS_THRESHOLD
-    progress = _progress if large and not args.quiet else None
+    progress = ProgressOutput() if large and not args.quiet else None
     started = time.perf_counter()
     if fmt == "duckdb" and out.is_dir():
         raise UsageError(f"{out} is a directory; a .duckdb output must be a file")
@@ -99,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"--out {out}: cannot be written ({first})") from None
+    finally:
+        if progress is not None:
+            progress.close()
     elapsed = time.perf_counter() - started
     summary = ", ".join(f"{table} {rows:,} rows" for table, rows in counts.items())
     print(f"wrote {out} ({fmt}): {summary} in {elapsed:.1f} s")
@@ -121,7 +153,11 @@ def _write_parquet(spec: WorkforceSpec, out: Path, progress: Any) -> dict[str, i
     temp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary output folder
     try:
         with create_workforce(spec, progress=progress) as workforce:
-            workforce.to_parquet(temp)
+            for index, table in enumerate(TABLES, start=1):
+                if progress is not None:
+                    progress(f"writing {table}.parquet ({index} of {len(TABLES)})")
+                literal = str(temp / f"{table}.parquet").replace("'", "''")
+                workforce.con.execute(f"COPY {table} TO '{literal}' (FORMAT parquet)")
             counts = _counts(workforce)
         _replace(temp, out)
     finally:

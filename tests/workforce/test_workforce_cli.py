@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import duckdb
 import pytest
 
 from pytest_simperf.cli import main
 from pytest_simperf.workforce import cli as generate_cli
 from pytest_simperf.workforce import generate
+from pytest_simperf.workforce.cli import ProgressOutput
 
 
 def run(*args: str) -> int:
@@ -115,12 +118,13 @@ def test_too_big_for_this_machine(tmp_path, capsys, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
-def test_progress_on_stderr_for_large_builds(tmp_path, capsys, monkeypatch):
+def test_progress_in_a_log_is_one_line_per_year(tmp_path, capsys, monkeypatch):
+    """stderr is no terminal here (as in CI): the years only, nothing else."""
     monkeypatch.setattr(generate_cli, "PROGRESS_THRESHOLD", 100)
     assert run("--employees", "60", "--years", "2", "--out", str(tmp_path / "w.duckdb")) == 0
-    err = capsys.readouterr().err
-    assert "simperf generate: census: 60 active" in err
-    assert "simperf generate: year 2026:" in err
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == ["year 2025", "year 2026"]
+    assert all(line.startswith("simperf generate: year 20") for line in lines)
     assert (
         run("--employees", "60", "--years", "2", "--out", str(tmp_path / "q.duckdb"), "--quiet")
         == 0
@@ -142,3 +146,35 @@ def test_help_lists_the_command(capsys):
         "--force",
     ):
         assert flag in out
+
+
+@pytest.mark.parametrize("fmt", ["duckdb", "parquet"])
+def test_progress_on_a_terminal_shows_each_step_while_writing(tmp_path, monkeypatch, fmt):
+    """On a terminal: census, each year (kept), and each table as it is written, on a status
+    line rewritten in place and ended before the summary."""
+    stream = io.StringIO()
+    monkeypatch.setattr(generate_cli, "PROGRESS_THRESHOLD", 100)
+    monkeypatch.setattr(generate_cli, "ProgressOutput", lambda: ProgressOutput(stream, tty=True))
+    out = tmp_path / ("w.duckdb" if fmt == "duckdb" else "w")
+    assert run("--employees", "60", "--years", "2", "--out", str(out), "--format", fmt) == 0
+    text = stream.getvalue()
+    steps = [part for part in text.replace("\n", "\r").split("\r") if part]
+    names = [step.removeprefix("\x1b[Ksimperf generate: ").split(" (")[0] for step in steps]
+    written = [n for n in names if n.startswith("writing ")]
+    suffix = ".parquet" if fmt == "parquet" else ""
+    assert written == [
+        f"writing {table}{suffix}"
+        for table in ("census", "workforce_events", "workforce_snapshots")
+    ]
+    assert names[0].startswith("census: 60 active")
+    kept = [line for line in text.split("\n") if "year 20" in line]
+    assert len(kept) == 2 and text.endswith("\n")
+
+
+def test_progress_output_without_a_terminal_drops_all_but_years():
+    stream = io.StringIO()
+    progress = ProgressOutput(stream, tty=False)
+    for message in ("census: 5 active", "year 2025: 5 active", "writing census (1 of 3)"):
+        progress(message)
+    progress.close()
+    assert stream.getvalue() == "simperf generate: year 2025: 5 active\n"
