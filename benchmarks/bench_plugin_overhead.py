@@ -20,8 +20,18 @@
     the import of everything the plugin loads at pytest start-up, and a check that neither
     imports duckdb or dbt.
 
+(d) **Start-up against pytest-benchmark** (``--part startup``, issue 15). The same 205-test
+    suite with autoloading off, in rotating order: bare pytest, ``-p pytest_simperf.plugin``,
+    ``-p pytest_benchmark.plugin``; per-round ratios to bare pytest, with bytecode caching on
+    (a private ``PYTHONPYCACHEPREFIX``, warmed) and off (``PYTHONDONTWRITEBYTECODE=1``).
+(e) **Plain pytest on a perf suite** (``--part perf-once``, issue 15). ``pytest tests/perf`` of
+    this repository without ``--simperf``: each perf test run once, unmeasured (the default),
+    against ``--simperf-skip``, interleaved, wall time of the whole process.
+
     .venv/bin/python benchmarks/bench_plugin_overhead.py            # full, about 6 minutes
     .venv/bin/python benchmarks/bench_plugin_overhead.py --quick    # about 1.5 minutes
+    .venv/bin/python benchmarks/bench_plugin_overhead.py --part startup --rounds 15
+    .venv/bin/python benchmarks/bench_plugin_overhead.py --part perf-once --rounds 3
 """
 
 from __future__ import annotations
@@ -452,6 +462,148 @@ def import_cost(reps: int) -> dict[str, Any]:
     }
 
 
+# ----------------------------------------------------------------------------- (d) startup
+
+
+def _quartiles(values: list[float]) -> list[float]:
+    return statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+
+
+def startup_vs_benchmark(rounds: int) -> dict[str, Any]:
+    """Our plugin's start-up cost with --simperf off against pytest-benchmark's, both alone
+    (autoload off) on the same ordinary suite, with and without a bytecode cache."""
+    root = Path(tempfile.mkdtemp(prefix="simperf-startup-"))
+    try:
+        write_ordinary_suite(root)
+        arms = {
+            "bare": pytest_cmd(),
+            "simperf": pytest_cmd("-p", "pytest_simperf.plugin"),
+            "benchmark": pytest_cmd("-p", "pytest_benchmark.plugin"),
+        }
+        base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        base["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        conditions = {
+            "bytecode cache": dict(base, PYTHONPYCACHEPREFIX=str(root / "pyc")),
+            "no bytecode cache": dict(base, PYTHONDONTWRITEBYTECODE="1"),
+        }
+
+        def one(cmd: list[str], env: dict[str, str]) -> float:
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if proc.returncode != 0 or "205 passed" not in proc.stdout:
+                raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
+            return wall
+
+        results: dict[str, Any] = {}
+        names = list(arms)
+        samples: dict[str, dict[str, list[float]]] = {c: {a: [] for a in arms} for c in conditions}
+        for env in conditions.values():
+            for cmd in arms.values():
+                one(cmd, env)  # warm-up: file cache and, with a cache, the .pyc files
+        for i in range(rounds):
+            for c, env in conditions.items():
+                order = names[i % 3 :] + names[: i % 3]
+                for arm in order if i % 2 == 0 else reversed(order):
+                    samples[c][arm].append(one(arms[arm], env))
+            if (i + 1) % 5 == 0:
+                print(f"  startup rounds {i + 1}/{rounds}, load average {load()}", flush=True)
+        for c, s in samples.items():
+            entry: dict[str, Any] = {"rounds": rounds}
+            for arm in names:
+                entry[f"median_{arm}_s"] = statistics.median(s[arm])
+                entry[f"samples_{arm}_s"] = s[arm]
+            for arm, ref in (("simperf", "bare"), ("benchmark", "bare"), ("simperf", "benchmark")):
+                ratios = [a / b for a, b in zip(s[arm], s[ref], strict=True)]
+                extra = [1000 * (a - b) for a, b in zip(s[arm], s[ref], strict=True)]
+                entry[f"{arm}_vs_{ref}"] = {
+                    "median_paired_ratio": statistics.median(ratios),
+                    "paired_ratio_quartiles": _quartiles(ratios),
+                    "median_paired_extra_ms": statistics.median(extra),
+                }
+            results[c] = entry
+        return results
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- (e) perf once
+
+
+def perf_once_cost(rounds: int) -> dict[str, Any]:
+    """``pytest tests/perf`` of this repository: perf tests run once unmeasured (the default
+    without --simperf) against skipped (--simperf-skip), interleaved."""
+    repo = Path(__file__).resolve().parents[1]
+    arms = {
+        "once unmeasured": pytest_cmd("tests/perf"),
+        "skipped": pytest_cmd("tests/perf", "--simperf-skip"),
+    }
+    samples: dict[str, list[float]] = {a: [] for a in arms}
+    outcomes: dict[str, str] = {}
+    for i in range(rounds):
+        order = list(arms) if i % 2 == 0 else list(reversed(arms))
+        for arm in order:
+            t0 = time.perf_counter()
+            proc = subprocess.run(arms[arm], cwd=repo, capture_output=True, text=True)
+            samples[arm].append(time.perf_counter() - t0)
+            tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+            if proc.returncode != 0:
+                raise RuntimeError(f"{arm}: exit {proc.returncode}: {proc.stdout[-2000:]}")
+            outcomes[arm] = tail
+        print(f"  perf-once round {i + 1}/{rounds}, load average {load()}", flush=True)
+    once, skipped = samples["once unmeasured"], samples["skipped"]
+    return {
+        "rounds": rounds,
+        "median_once_s": statistics.median(once),
+        "median_skipped_s": statistics.median(skipped),
+        "extra_s": statistics.median(once) - statistics.median(skipped),
+        "samples_once_s": once,
+        "samples_skipped_s": skipped,
+        "outcomes": outcomes,
+    }
+
+
+def run_part(part: str, rounds: int, out: Path | None) -> int:
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    load_start = load()
+    no_pyc = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+    print(f"bench_plugin_overhead --part {part}, load average {load_start}", flush=True)
+    if part == "startup":
+        data = startup_vs_benchmark(rounds)
+        for condition, r in data.items():
+            print(
+                f"\n(d) {condition}: medians bare {r['median_bare_s']:.3f} s, simperf "
+                f"{r['median_simperf_s']:.3f} s, pytest-benchmark {r['median_benchmark_s']:.3f} s"
+            )
+            for key in ("simperf_vs_bare", "benchmark_vs_bare", "simperf_vs_benchmark"):
+                q = ", ".join(f"{x:.3f}" for x in r[key]["paired_ratio_quartiles"])
+                print(
+                    f"  {key:22s} ratio {r[key]['median_paired_ratio']:.3f} [{q}]"
+                    f"  extra {r[key]['median_paired_extra_ms']:+.0f} ms"
+                )
+    else:
+        data = perf_once_cost(rounds)
+        print(
+            f"\n(e) pytest tests/perf: once unmeasured {data['median_once_s']:.1f} s, "
+            f"skipped {data['median_skipped_s']:.1f} s (medians of {rounds}); "
+            f"{data['outcomes']}"
+        )
+    payload = {
+        "benchmark": f"bench_plugin_overhead --part {part}",
+        "started_at_utc": started,
+        "load_average_start": load_start,
+        "load_average_end": load(),
+        "python": platform.python_version(),
+        "pythondontwritebytecode": no_pyc,
+        "git": git_state(),
+        "results": data,
+    }
+    path = out or RESULTS / f"bench_plugin_overhead_{part}.json"
+    write_results(path, payload)
+    print(f"results: {path}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -459,7 +611,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer pairs and sessions")
     ap.add_argument("--out", type=Path, default=None, help="results JSON path")
+    ap.add_argument(
+        "--part",
+        choices=("startup", "perf-once"),
+        default=None,
+        help="only (d) start-up against pytest-benchmark, or (e) plain pytest on tests/perf",
+    )
+    ap.add_argument("--rounds", type=int, default=15, help="rounds for --part (default 15)")
     args = ap.parse_args()
+    if args.part is not None:
+        return run_part(args.part, args.rounds, args.out)
     out_path = args.out or RESULTS / (
         "bench_plugin_overhead_quick.json" if args.quick else "bench_plugin_overhead.json"
     )
