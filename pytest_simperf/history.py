@@ -38,7 +38,7 @@ from pytest_simperf.report import figures as figures_mod
 if TYPE_CHECKING:
     import duckdb
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_HISTORY_PATH = Path(".simperf/history.duckdb")
 REGRESSION_CLASSES = ("MINOR", "MAJOR", "CRITICAL")
 SEVERITY_ORDER = ("NEW", "OK", "IMPROVED", "MINOR", "MAJOR", "CRITICAL")
@@ -192,6 +192,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE performance ADD COLUMN rows_in BIGINT",
         "ALTER TABLE performance ADD COLUMN error VARCHAR",
     ),
+    # 3 -> 4: peak allocation (the RSS a region added), which the memory SLA and the memory
+    # verdict judge; peak RSS alone made the dashboard draw one figure beside another's limit.
+    (
+        "ALTER TABLE performance ADD COLUMN peak_alloc_mb DOUBLE",
+        "ALTER TABLE performance ADD COLUMN baseline_peak_alloc_mb DOUBLE",
+    ),
 )
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -245,6 +251,8 @@ _PERF_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "VARCHAR"),
     ("rows_in", "BIGINT"),
     ("error", "VARCHAR"),
+    ("peak_alloc_mb", "DOUBLE"),
+    ("baseline_peak_alloc_mb", "DOUBLE"),
 )
 
 
@@ -584,6 +592,8 @@ def _performance_rows(run_id: str, report: Mapping[str, Any]) -> list[tuple[Any,
                     _str(phase.get("status")),
                     _bigint(phase.get("rows_in")),
                     _str(phase.get("error")),
+                    _num(phase.get("peak_alloc_mb")),
+                    _num(phase.get("baseline_peak_alloc_mb")),
                 )
             )
     return rows
@@ -607,12 +617,14 @@ def _regression_candidates(report: Mapping[str, Any]) -> list[Row]:
                 )
             ]
             if gate.metric != "memory":
+                # the figure the memory verdict compares: peak allocation (RSS before it)
+                alloc = phase.get("peak_alloc_mb") is not None
                 found.append(
                     (
                         "memory",
                         phase.get("memory_severity"),
-                        phase.get("baseline_peak_rss_mb"),
-                        phase.get("peak_rss_mb"),
+                        phase.get("baseline_peak_alloc_mb" if alloc else "baseline_peak_rss_mb"),
+                        phase.get("peak_alloc_mb" if alloc else "peak_rss_mb"),
                         phase.get("memory_change_pct"),
                     )
                 )
