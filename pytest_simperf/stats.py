@@ -355,6 +355,8 @@ class TimeComparison:
     allowance_pct: float = 0.0
     confirmed: bool = False
     thresholds: Thresholds | None = None
+    #: ``advice`` without its head and threshold tip, for reports that group several phases.
+    tips: tuple[str, ...] = ()
 
     @property
     def is_regression(self) -> bool:
@@ -374,24 +376,35 @@ def _fmt_p(p: float) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.0e}"
 
 
-def _advice(
+def noise_tips(
     *,
-    thresholds: Thresholds,
-    margin: float,
     within: float,
     drift: float,
     n_min: int,
     current_s: float,
-) -> str:
-    """What to change so the thresholds become supportable by the data."""
+    sessions: int | None = None,
+) -> tuple[str, ...]:
+    """What would shrink the noise margin, from what dominates it (not the threshold tip).
+
+    Jitter within the run (short rounds, few of them, DuckDB threads contending) and drift
+    between sessions call for different fixes; pooling more recording sessions only helps while
+    the baseline has fewer than two, and is not advised once it has them.
+    """
     tips: list[str] = []
     if within >= drift:
+        tips.append("jitter between the rounds of this run dominates the margin")
         if current_s < 0.02:
             tips.append("make the measured work longer (≥ 50 ms a round) so jitter matters less")
         if n_min < 15:
             tips.append(f"raise the rounds (now {n_min}; the margin shrinks with √rounds)")
         tips.append(
             "pin DuckDB to threads=1 (timings turn bimodal when threads outnumber free cores)"
+        )
+    elif sessions is not None and sessions >= 2:
+        tips.append(
+            f"the drift between sessions (±{100 * drift:.0f}%) dominates, with {sessions}"
+            " recording sessions already pooled: run on a quieter or dedicated machine, or"
+            " gate on instruction counts (--simperf-instructions), which do not drift"
         )
     else:
         tips.append(
@@ -400,11 +413,19 @@ def _advice(
             " three times) so the drift is measured rather than assumed, or run on a quieter"
             " machine"
         )
-    need = math.ceil(100 * margin)
-    tips.append(f"or raise the MINOR threshold to at least {need}%")
+    return tuple(tips)
+
+
+def threshold_tip(margin_pct: float) -> str:
+    """The last resort, always true: a MINOR threshold the noise cannot reach."""
+    return f"or raise the MINOR threshold to at least {math.ceil(margin_pct - 1e-9)}%"
+
+
+def noise_advice(margin_pct: float, minor_pct: float, tips: Sequence[str]) -> str:
+    """The one-line advice for a measurement whose noise can reach the MINOR threshold."""
     return (
-        f"noise alone can move this measurement by ±{100 * margin:.0f}%, more than the MINOR"
-        f" threshold {100 * thresholds.minor:g}%: " + "; ".join(tips)
+        f"noise alone can move this measurement by ±{margin_pct:.0f}%, more than the MINOR"
+        f" threshold {minor_pct:g}%: " + "; ".join([*tips, threshold_tip(margin_pct)])
     )
 
 
@@ -417,13 +438,15 @@ def compare_times(
     alpha: float = DEFAULT_ALPHA,
     history_spread: float | None = None,
     scale_uncertainty: float = 0.0,
+    sessions: int | None = None,
 ) -> TimeComparison:
     """Compare current timing samples with the baseline's and decide a class.
 
     ``scale`` multiplies the baseline first (calibration ratio current/baseline machine speed).
     ``history_spread`` is the known relative between-session spread of this measurement (σ of
     session medians); ``scale_uncertainty`` the relative error of ``scale``. Both widen the noise
-    margin. The rule is in the module docstring and docs/verdicts.md.
+    margin. ``sessions`` (recording sessions pooled in the baseline) only shapes the advice.
+    The rule is in the module docstring and docs/verdicts.md.
     """
     if not (math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive finite number, got {scale!r}")
@@ -469,18 +492,18 @@ def compare_times(
     drift = math.sqrt(2.0) * (history_spread or 0.0)  # both sessions drift independently
     margin = MARGIN_Z * math.sqrt(se_within**2 + drift**2 + scale_uncertainty**2)
     too_noisy = _snap(margin) > thresholds.minor
-    advice = (
-        _advice(
-            thresholds=thresholds,
-            margin=margin,
+    tips = (
+        noise_tips(
             within=se_within,
             drift=math.hypot(drift, scale_uncertainty),
             n_min=min(nb, nc),
             current_s=c_med,
+            sessions=sessions,
         )
         if too_noisy
-        else None
+        else ()
     )
+    advice = noise_advice(100 * margin, 100 * thresholds.minor, tips) if too_noisy else None
     band = max(BAND_FLOOR, margin / MARGIN_Z)
     counts = f"{nb} vs {nc} rounds"
     sign = f"{100 * change:+.1f}%"
@@ -573,6 +596,7 @@ def compare_times(
         margin_pct=100 * margin,
         allowance_pct=100 * allowance,
         thresholds=thresholds,
+        tips=tips,
     )
 
 
@@ -613,6 +637,7 @@ def combine_confirmation(first: TimeComparison, confirm: TimeComparison) -> Time
         borderline=False,
         too_noisy=first.too_noisy or confirm.too_noisy,
         advice=confirm.advice or first.advice,
+        tips=confirm.tips if confirm.advice else first.tips,
         why=why,
         estimate_severity=classify_change(pooled - 1, _thresholds_of(first, confirm)),
         baseline_s=first.baseline_s,

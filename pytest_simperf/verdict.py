@@ -159,6 +159,8 @@ class PhaseVerdict:
             "noise_pct": None if self.time is None else self.time.noise_pct,
             "too_noisy": False if self.time is None else self.time.too_noisy,
             "advice": None if self.time is None else self.time.advice,
+            "noise_margin_pct": None if self.time is None else self.time.margin_pct,
+            "noise_tips": [] if self.time is None else list(self.time.tips),
             "comparison": self.comparability.mode,
             "instructions": r.instructions,
             "baseline_instructions": b.get("instructions"),
@@ -397,7 +399,11 @@ def judge_time(
         current, confirm_samples = record.samples_s, record.confirm_samples_s
     history_spread, sessions = assumed_drift(baseline, metric)
     first = compare_times(
-        base_samples, current, thresholds=options.thresholds, history_spread=history_spread
+        base_samples,
+        current,
+        thresholds=options.thresholds,
+        history_spread=history_spread,
+        sessions=sessions,
     )
     drift_note = f"between-session drift ±{100 * history_spread:.1f}% " + (
         f"assumed: {sessions} recording session{'s' if sessions > 1 else ''}"
@@ -416,6 +422,10 @@ def judge_time(
             too_noisy=True,
             advice=f"a single run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms is mostly jitter: "
             "time it with simperf.measure() (repeated rounds) or make the phase longer",
+            tips=(
+                f"a single run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms is mostly jitter: time it"
+                " with simperf.measure() (repeated rounds) or make the phase longer",
+            ),
             why=first.why + f"; one run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms cannot carry a "
             "timing verdict (counters and memory still gate)",
         )
@@ -425,6 +435,7 @@ def judge_time(
             confirm_samples,
             thresholds=options.thresholds,
             history_spread=history_spread,
+            sessions=sessions,
         )
         return combine_confirmation(first, confirm)
     problem = record.meta.get("confirm_problem")

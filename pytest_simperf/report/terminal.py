@@ -10,6 +10,7 @@ from pytest_simperf.stats import (
     DEFAULT_CPU_SESSION_DRIFT,
     DEFAULT_WALL_SESSION_DRIFT,
     MEASURED_DRIFT_SESSIONS,
+    threshold_tip,
 )
 
 
@@ -92,6 +93,51 @@ def judged_cells(phase: Mapping[str, Any]) -> tuple[str, str, str]:
     if fig.metric == "memory":
         return fig.metric, _mb(fig.value), _mb(fig.baseline_value)
     return fig.label, _count(fig.value), _count(fig.baseline_value)
+
+
+def _years(years: Sequence[int]) -> str:
+    """``@2025`` / ``@2025–2029`` / ``@2025,2027``: the years a note covers."""
+    if not years:
+        return ""
+    if len(years) == 1:
+        return f"@{years[0]}"
+    if years == list(range(years[0], years[-1] + 1)):
+        return f"@{years[0]}–{years[-1]}"
+    return "@" + ",".join(str(y) for y in years)
+
+
+def noise_notes(tests: Sequence[Mapping[str, Any]], minor_pct: float) -> list[str]:
+    """One ``noisy`` line per component (test and phase name, its years collapsed).
+
+    A five-year test used to print five near-identical lines, each with the full advice. The
+    margins are given as a range; the advice is the one for the noisiest year, which says what
+    dominates its noise (jitter within the run, or drift between sessions given how many the
+    baseline pools). Phases whose time is not gated on this host carry no time advice at all.
+    """
+    lines: list[str] = []
+    for test in tests:
+        groups: dict[str, list[Mapping[str, Any]]] = {}
+        for phase in test.get("phases") or []:
+            if phase.get("too_noisy") and phase.get("advice") and phase.get("time_gated", True):
+                groups.setdefault(str(phase["name"]), []).append(phase)
+        for name, phases in groups.items():
+            years = sorted(int(p["year"]) for p in phases if p.get("year") is not None)
+            margins = [float(p["noise_margin_pct"]) for p in phases if p.get("noise_margin_pct")]
+            worst = max(phases, key=lambda p: float(p.get("noise_margin_pct") or 0.0))
+            head = f"noisy   {_short(str(test['nodeid']))} {name}{_years(years)}: "
+            tips = list(worst.get("noise_tips") or [])
+            if not margins or not tips:  # a report from before the tips were kept apart
+                lines.append(head + str(worst["advice"]))
+                continue
+            low, high = min(margins), max(margins)
+            spread = f"±{low:.0f}%" if round(low) == round(high) else f"±{low:.0f}–{high:.0f}%"
+            lines.append(
+                head
+                + f"noise alone can move it by {spread}, more than the MINOR threshold"
+                + f" {minor_pct:g}%: "
+                + "; ".join([*tips, threshold_tip(high)])
+            )
+    return lines
 
 
 def render_summary(report: dict[str, Any]) -> str:
@@ -180,8 +226,7 @@ def render_summary(report: dict[str, Any]) -> str:
                 lines.append(
                     f"counted {_short(test['nodeid'])} {phase['name']}: {phase['counters_note']}"
                 )
-            if phase.get("too_noisy") and phase.get("advice"):
-                lines.append(f"noisy   {_short(test['nodeid'])} {phase['name']}: {phase['advice']}")
+    lines.extend(noise_notes(report["tests"], options["thresholds"][0]))
     base = report["baselines"]
     for label in ("created", "updated", "removed", "stale", "new"):
         items = base.get(label) or []
