@@ -23,7 +23,8 @@ system-deps:
 demo: $(STAMP) system-deps
 	$(VENV)/bin/pytest tests/perf --simperf --simperf-instructions
 
-# The test suite (unit, behaviour, integration); performance tests are skipped without --simperf.
+# The test suite (unit, behaviour, integration, the newcomer path from a built wheel); the
+# performance tests in tests/perf run once, unmeasured, without --simperf.
 test: $(STAMP) system-deps
 	$(VENV)/bin/pytest -q
 
