@@ -626,6 +626,8 @@ class Run:
         )
         memory = self._memory
         timing = (0.0, 0.0)
+        region: Any = None
+        counters: Counters | None = None
         try:
             with memory.region() as region, counting as counters:
                 cpu0, t0 = inst.cpu_clock(), inst.clock()
@@ -636,16 +638,15 @@ class Run:
                     timing = (t1 - t0, cpu1 - cpu0)
         except BaseException as exc:
             # Memory and counters are final once their regions have closed, as here.
-            self._finish(handle, timing, None, None, None, _error_text(exc), kind)
+            self._finish(handle, timing, region, counters, _error_text(exc), kind)
             raise
-        self._finish(handle, timing, region.start_mb, region.peak_mb, counters, None, kind)
+        self._finish(handle, timing, region, counters, None, kind)
 
     def _finish(
         self,
         handle: PhaseHandle,
         timing: tuple[float, float],
-        start_mb: float | None,
-        peak_mb: float | None,
+        region: Any,
         counters: Counters | None,
         error: str | None,
         kind: str | None,
@@ -663,8 +664,8 @@ class Run:
             year=handle.year,
             wall_s=max(0.0, wall),
             cpu_s=max(0.0, cpu),
-            start_rss_mb=start_mb,
-            peak_rss_mb=peak_mb,
+            start_rss_mb=None if region is None else region.start_mb,
+            peak_rss_mb=None if region is None else region.peak_mb,
             rows_in=rows_in,
             rows_out=rows_out,
             error=error,
