@@ -18,12 +18,15 @@ from pytest_simperf.options import ComponentSla
 
 
 def test_a_phase_records_wall_cpu_memory_rows_and_is_stored_as_a_production_run(rig):
-    with rig.run(slas={"fct_yearly_events": ComponentSla(seconds=10)}) as run:
-        with run.phase("fct_yearly_events", year=2027, rows_in=5000) as phase:
-            rig.work(4.0, cpu=3.0)
-            rig.memory.grow(80)
-            rig.memory.shrink(50)
-            phase.rows_out = 8000
+    slas = {"fct_yearly_events": ComponentSla(seconds=10)}
+    with (
+        rig.run(slas=slas) as run,
+        run.phase("fct_yearly_events", year=2027, rows_in=5000) as phase,
+    ):
+        rig.work(4.0, cpu=3.0)
+        rig.memory.grow(80)
+        rig.memory.shrink(50)
+        phase.rows_out = 8000
     (result,) = run.results
     assert (result.wall_s, result.cpu_s) == (4.0, 3.0)
     assert (result.start_rss_mb, result.peak_rss_mb) == (100.0, 180.0)
@@ -66,10 +69,12 @@ def test_a_breach_alerts_by_callback_global_handler_and_log_line(rig, caplog):
     seen: list[monitor.Alert] = []
     monitor.add_alert_handler(seen.append)
     try:
-        with caplog.at_level(logging.WARNING, logger="pytest_simperf.monitor"):
-            with rig.run(slas={"scd": ComponentSla(seconds=1)}) as run:
-                with run.phase("scd", year=2025):
-                    rig.work(3.0)
+        with (
+            caplog.at_level(logging.WARNING, logger="pytest_simperf.monitor"),
+            rig.run(slas={"scd": ComponentSla(seconds=1)}) as run,
+            run.phase("scd", year=2025),
+        ):
+            rig.work(3.0)
     finally:
         monitor.remove_alert_handler(seen.append)
     assert [a.level for a in rig.alerts] == ["SLA_BREACH"] == [a.level for a in seen]
@@ -85,12 +90,14 @@ def test_an_alert_handler_that_raises_is_logged_and_the_pipeline_goes_on(rig, ca
     def broken(alert):
         raise RuntimeError("pager down")
 
-    with caplog.at_level(logging.ERROR, logger="pytest_simperf.monitor"):
-        with rig.run(slas={"scd": ComponentSla(seconds=1)}, on_alert=broken) as run:
-            with run.phase("scd"):
-                rig.work(2.0)
-            with run.phase("next"):
-                rig.work(0.5)
+    with (
+        caplog.at_level(logging.ERROR, logger="pytest_simperf.monitor"),
+        rig.run(slas={"scd": ComponentSla(seconds=1)}, on_alert=broken) as run,
+    ):
+        with run.phase("scd"):
+            rig.work(2.0)
+        with run.phase("next"):
+            rig.work(0.5)
     assert [r.component for r in run.results] == ["next", "scd"]
     assert run.run_id is not None
     assert any("alert handler" in r.getMessage() and r.exc_info for r in caplog.records)
@@ -101,10 +108,14 @@ def test_an_exception_is_recorded_as_failed_reraised_and_the_run_still_written(r
         pass
 
     error = ModelError("division by zero in int_hires\nsecond line")
-    with pytest.raises(ModelError) as caught, rig.run() as run:
+
+    def pipeline(run):
         with run.phase("int_hires", year=2026):
             rig.work(1.5)
             raise error
+
+    with pytest.raises(ModelError) as caught, rig.run() as run:
+        pipeline(run)
     assert caught.value is error
     (result,) = run.results
     assert result.status == "failed"
@@ -177,9 +188,14 @@ def test_only_the_same_pipeline_component_year_and_host_are_compared(rig):
 def test_failed_phases_are_left_out_of_the_reference(rig):
     for took in (1.0, 1.0):
         rig.night(quiet(took))
-    with pytest.raises(ValueError), rig.run() as run, run.phase("events", year=2027):
-        rig.work(9.0)
-        raise ValueError("boom")
+
+    def failing(run):
+        with run.phase("events", year=2027):
+            rig.work(9.0)
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"), rig.run() as run:
+        failing(run)
     assert rig.night(quiet(1.0)).results[0].severity == "NEW"  # two good runs only
 
 
@@ -389,10 +405,12 @@ def test_a_worker_thread_finds_the_only_active_run_and_activate_picks_one_of_sev
 def test_a_history_that_cannot_be_written_is_logged_not_raised(rig, tmp_path, caplog):
     folder = tmp_path / "a-folder.duckdb"
     folder.mkdir()
-    with caplog.at_level(logging.ERROR, logger="pytest_simperf.monitor"):
-        with monitor.run("x", history=folder, instruments=rig.instruments()) as run:
-            with run.phase("step"):
-                rig.work(1.0)
+    with (
+        caplog.at_level(logging.ERROR, logger="pytest_simperf.monitor"),
+        monitor.run("x", history=folder, instruments=rig.instruments()) as run,
+        run.phase("step"),
+    ):
+        rig.work(1.0)
     assert run.run_id is None
     assert "a-folder.duckdb" in run.history_error
     assert any("could not be written" in r.getMessage() for r in caplog.records)
@@ -460,9 +478,8 @@ def test_bad_config_is_one_clear_error_naming_the_file(tmp_path, text, message):
     ],
 )
 def test_bad_calls_are_usage_errors_naming_the_call(rig, call, message):
-    with rig.run() as run, pytest.raises(UsageError, match=message):
-        with call(run):
-            pass
+    with rig.run() as run, pytest.raises(UsageError, match=message), call(run):
+        pass
 
 
 def test_bad_run_arguments_are_usage_errors(rig):
