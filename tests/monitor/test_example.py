@@ -74,9 +74,8 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
     folder = tmp_path_factory.mktemp("nightly")
     path = folder / "history.duckdb"
     example = load_example()
-    cwd = os.getcwd()
-    os.chdir(folder)  # the config is found from the working directory: none here yet
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # the config is found from the working directory: none here yet
         normal = [
             example.simulate(EMPLOYEES, history=str(path), host="nightly-host") for _ in range(5)
         ]
@@ -98,8 +97,6 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
             text=True,
             timeout=300,
         )
-    finally:
-        os.chdir(cwd)
     return {"path": path, "normal": normal, "slowed": slowed, "sla": sla, "events": events}
 
 
