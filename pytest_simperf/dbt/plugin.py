@@ -26,8 +26,8 @@ leaves ``runner`` to the fixture too (``pytest_simperf/dbt/__init__.py`` still i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -38,6 +38,7 @@ from pytest_simperf.errors import UsageError
 if TYPE_CHECKING:
     from pytest_simperf.dbt.runner import DbtInvocation, DbtProject, DbtRequest
     from pytest_simperf.dbt.sequence import YearSequence
+    from pytest_simperf.measure import Counters
 
 MARKER = "simperf_dbt"
 MARKER_SIGNATURE = (
@@ -126,6 +127,9 @@ class SimperfDbt:
         project.around_run = self._around_run
         project.around_parse = self._around_parse
         project.around_step = self._around_step
+        project.around_node = self._around_node
+        #: DuckDB's work counters of each node of the invocation running now, by unique_id.
+        self._node_counters: dict[str, Counters] = {}
 
     # -- where things are --------------------------------------------------------------------
 
@@ -227,9 +231,27 @@ class SimperfDbt:
         name = phase_name(request.step, rebuild=request.rebuild)
         return cast(AbstractContextManager[Any], self.simperf.phase(name, year=request.year))
 
+    def _around_node(self, request: DbtRequest, unique_id: str) -> AbstractContextManager[Any]:
+        """Count the DuckDB work of one node: a counting region of the test's connections
+        (dbt-duckdb's, intercepted for perf tests) from dbt's ``NodeStart`` to its
+        ``NodeFinished``. dbt runs one node at a time (``threads: 1``), so every statement in
+        the region is that node's: its materialisation, its reads, its writes."""
+        # Simperf has no public counting region yet; its hub is what phase() counts with.
+        hub = getattr(self.simperf, "_hub", None)
+        if hub is None:
+            return nullcontext()
+        return self._count_node(hub, unique_id)
+
+    @contextmanager
+    def _count_node(self, hub: Any, unique_id: str) -> Iterator[None]:
+        with hub.region() as counters:
+            yield
+        self._node_counters[unique_id] = counters
+
     def _record(self, invocation: DbtInvocation) -> None:
         """Add each model's time and dbt's overhead to ``simperf``. A failed invocation adds no
         model phases (its ``dbt_total`` is already in, and the test fails)."""
+        node_counters, self._node_counters = self._node_counters, {}
         if self.simperf is None or not invocation.success:
             return
         rows = self.project.relation_rows(invocation) if self.count_rows else {}
@@ -238,15 +260,20 @@ class SimperfDbt:
         for result in invocation.models:
             if result.failed:
                 continue
+            counted = counter_figures(node_counters.get(result.unique_id))
             self.simperf.record(
                 phase_name(result.name, rebuild=rebuild),
                 year=invocation.year,
                 samples_s=[result.execution_time],
                 rows=rows.get(result.name, result.rows_affected),
+                rows_scanned=counted.get("rows_scanned"),
+                intermediate_rows=counted.get("intermediate_rows"),
+                duckdb_peak_buffer_mb=counted.get("duckdb_peak_buffer_mb"),
                 meta={
                     **meta,
                     "resource_type": result.resource_type,
                     "materialized": result.materialized,
+                    **counted.get("meta", {}),
                 },
             )
         self.simperf.record(
@@ -258,6 +285,27 @@ class SimperfDbt:
 
     def __repr__(self) -> str:
         return f"<SimperfDbt {self.project_dir} -> {self.path}>"
+
+
+def counter_figures(counters: Counters | None) -> dict[str, Any]:
+    """A node's counters as ``simperf.record`` arguments: rows scanned and intermediate rows
+    when every statement was profiled (the plan gate compares them exactly), else only a note
+    saying why not (an incomplete sum must not look like a plan change)."""
+    if counters is None or counters.statements == 0:
+        return {}
+    meta: dict[str, Any] = {
+        "counters_statements": counters.statements,
+        "duckdb_connections": counters.connections,
+    }
+    figures: dict[str, Any] = {"meta": meta}
+    if counters.peak_buffer_bytes is not None:
+        figures["duckdb_peak_buffer_mb"] = counters.peak_buffer_bytes / (1024 * 1024)
+    if not counters.complete:
+        meta["counters_note"] = f"{counters.note()} (not recorded)"
+        return figures
+    figures["rows_scanned"] = counters.rows_scanned
+    figures["intermediate_rows"] = counters.intermediate_rows
+    return figures
 
 
 def _marker_options(item: pytest.Item) -> dict[str, Any]:

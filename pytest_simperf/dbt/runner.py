@@ -406,6 +406,13 @@ class DbtProject:
         self.around_parse: Callable[[DbtRequest], AbstractContextManager[Any]] = lambda _request: (
             nullcontext()
         )
+        #: Entered around each node's run inside dbt (from dbt's ``NodeStart`` to its
+        #: ``NodeFinished`` event, in dbt's worker thread), given the request and the node's
+        #: ``unique_id``: with dbt's ``threads: 1`` only one node runs at a time, so what is
+        #: measured there (DuckDB's work counters) is that node's.
+        self.around_node: Callable[[DbtRequest, str], AbstractContextManager[Any]] = (
+            lambda _request, _unique_id: nullcontext()
+        )
         #: Entered around each Python step of a year sequence (``DbtRequest.step`` names it).
         self.around_step: Callable[[DbtRequest], AbstractContextManager[Any]] = lambda _request: (
             nullcontext()
@@ -590,15 +597,22 @@ class DbtProject:
         from dbt.cli.main import dbtRunner
 
         logged_errors: list[str] = []
+        nodes = _NodeWindows(self.around_node, request)
 
-        def collect_errors(event: Any) -> None:
-            if event.info.name == "RunResultError":
+        def on_event(event: Any) -> None:
+            name = event.info.name
+            if name == "RunResultError":
                 logged_errors.append(str(event.info.msg))
+            elif name in _NODE_EVENTS:
+                nodes.event(name, event)
 
-        runner = dbtRunner(manifest=manifest, callbacks=[collect_errors])
+        runner = dbtRunner(manifest=manifest, callbacks=[on_event])
         with self.around_run(request):
             started = time.perf_counter()
-            outcome = runner.invoke(args)
+            try:
+                outcome = runner.invoke(args)
+            finally:
+                nodes.close_all()
             wall = time.perf_counter() - started
         raw_results = getattr(outcome.result, "results", None) or []
         invocation = DbtInvocation(
@@ -798,6 +812,43 @@ class DbtProject:
         finally:
             con.close()
         return counts
+
+
+#: dbt's events that open and close a node's window (fired in the thread that runs the node).
+_NODE_EVENTS = frozenset({"NodeStart", "NodeFinished"})
+
+
+class _NodeWindows:
+    """``around_node`` entered at each node's ``NodeStart`` and left at its ``NodeFinished``.
+
+    A context manager cannot span two callbacks with a ``with``, so it is entered and left by
+    hand; ``close_all`` leaves what dbt never finished (an interrupted run), newest first.
+    """
+
+    def __init__(
+        self,
+        around: Callable[[DbtRequest, str], AbstractContextManager[Any]],
+        request: DbtRequest,
+    ) -> None:
+        self._around = around
+        self._request = request
+        self._open: dict[str, AbstractContextManager[Any]] = {}
+
+    def event(self, name: str, event: Any) -> None:
+        unique_id = str(getattr(getattr(event.data, "node_info", None), "unique_id", "") or "")
+        if not unique_id:
+            return
+        if name == "NodeStart":
+            window = self._around(self._request, unique_id)
+            window.__enter__()
+            self._open[unique_id] = window
+        elif unique_id in self._open:
+            self._open.pop(unique_id).__exit__(None, None, None)
+
+    def close_all(self) -> None:
+        while self._open:
+            _unique_id, window = self._open.popitem()
+            window.__exit__(None, None, None)
 
 
 def _year(value: Any) -> int:
