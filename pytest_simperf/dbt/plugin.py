@@ -67,6 +67,11 @@ PARSE_PHASE = "dbt_parse"
 #: Component SLAs and ``sla(phase=<model>)`` markers still apply to it (``effective_sla``).
 REBUILD_SUFFIX = ":rebuild"
 _DBT_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Samples a side a model phase (one sample per dbt run) needs before its time is classed,
+#: unless the baseline measured its between-session noise over three sessions: five a side is
+#: the smallest balanced design in which the rank test can reach p < 0.01. Below it the time is
+#: shown, not classed; DuckDB's exact counters gate the model (``verdict`` reads this).
+TIME_MIN_SAMPLES = 5
 
 
 def phase_name(name: str, *, rebuild: bool, step: str | None = None) -> str:
@@ -255,7 +260,11 @@ class SimperfDbt:
         if self.simperf is None or not invocation.success:
             return
         rows = self.project.relation_rows(invocation) if self.count_rows else {}
-        meta = {"source": "dbt", "command": invocation.command}
+        meta = {
+            "source": "dbt",
+            "command": invocation.command,
+            "time_min_samples": TIME_MIN_SAMPLES,
+        }
         rebuild = invocation.rebuild
         for result in invocation.models:
             if result.failed:
