@@ -1410,7 +1410,14 @@ def dashboard_data(
     now: datetime | None = None,
     max_runs: int = 500,
 ) -> Row:
-    """Everything the HTML dashboard draws, as JSON-ready data (compact: arrays, not rows)."""
+    """Everything the HTML dashboard draws, as JSON-ready data (compact: arrays, not rows).
+
+    Each series carries the figure its gate judged (``metric``, values in ``v``; CPU then wall
+    time for rows stored before the metric was named), peak allocation for memory (what the
+    memory SLA limits; RSS for older rows, said in ``mem_metric``), rows scanned and instruction
+    counts where recorded. Components come most-urgent first (``attention``): the largest
+    slowdown, as a step still in force or as a regression in the latest run.
+    """
     path = Path(path)
     since = _since(days, now)
     with open_history(path) as con:
@@ -1423,20 +1430,23 @@ def dashboard_data(
             )
         )[::-1]
         run_ids = [r["run_id"] for r in runs]
-        # One row per series, its points as one list ordered once (run index, time, memory,
-        # time class, memory class, SLA state, all as numbers), rounded in DuckDB: µs and kB
-        # are plenty for a chart, and Python never sees 100,000 row tuples.
+        # One row per series, its points as one list ordered once, rounded in DuckDB: µs and kB
+        # are plenty for a chart.
         series = con.execute(
             """WITH shown AS (
                 SELECT run_id, row_number() OVER (ORDER BY started_at, run_id) - 1 AS i
                 FROM runs WHERE list_contains(?, run_id)
             )
             SELECT p.nodeid, p.phase, p.year,
-                list([s.i, round(p.median_s, 6), round(p.peak_rss_mb, 3),
+                list([s.i, round(p.median_s, 6), round(p.cpu_s, 6), round(p.value, 6),
+                      round(p.peak_alloc_mb, 3), round(p.peak_rss_mb, 3),
                       list_position(['MINOR', 'MAJOR', 'CRITICAL'], p.severity),
                       list_position(['MINOR', 'MAJOR', 'CRITICAL'], p.memory_severity),
-                      list_position(['WITHIN_SLA', 'SLA_WARNING', 'SLA_BREACH'], p.sla_status)]
+                      list_position(['WITHIN_SLA', 'SLA_WARNING', 'SLA_BREACH'], p.sla_status),
+                      p.rows_scanned, p.intermediate_rows, p.instructions,
+                      p.change_pct, p.plan_changed::INTEGER]
                      ORDER BY s.i),
+                list(p.metric ORDER BY s.i),
                 arg_max(p.sla_seconds, s.i), arg_max(p.sla_memory_mb, s.i),
                 count(*) FILTER (WHERE p.sla_status = 'SLA_BREACH'),
                 count(*) FILTER (WHERE p.sla_status = 'SLA_WARNING')
@@ -1450,46 +1460,65 @@ def dashboard_data(
     index = {run_id: i for i, run_id in enumerate(run_ids)}
     components: dict[tuple[str, str], Row] = {}
     series_rows: list[Row] = []
-    for nodeid, phase, year, points, sla_s, sla_mb, br, wa in series:
+    for nodeid, phase, year, points, metrics, sla_s, sla_mb, br, wa in series:
         comp = components.setdefault(
             (nodeid, phase),
             {"nodeid": nodeid, "phase": phase, "series": [], "sla_s": None, "sla_mb": None},
         )
         comp["sla_s"], comp["sla_mb"] = sla_s, sla_mb
         runs_idx = [int(p[0]) for p in points]
-        times = [p[1] for p in points]
-        positive = [(run_ids[r], t) for r, t in zip(runs_idx, times, strict=True) if t and t > 0]
+        rows = [
+            {
+                "median_s": p[1],
+                "cpu_s": p[2],
+                "value": p[3],
+                "metric": m,
+                "rows_scanned": p[9],
+                "intermediate_rows": p[10],
+                "instructions": p[11],
+            }
+            for p, m in zip(points, metrics, strict=True)
+        ]
+        metric, kept_ids, kept_values = judged_series([run_ids[i] for i in runs_idx], rows)
         summary = (
             summarise_series(
-                nodeid,
-                phase,
-                year,
-                [i for i, _ in positive],
-                [t for _, t in positive],
-                started,
-                br,
-                wa,
+                nodeid, phase, year, kept_ids, kept_values, started, br, wa, metric=metric
             )
-            if positive
+            if kept_values
             else None
         )
+        alloc = any(p[4] is not None for p in points)
+        scanned = [p[9] for p in points]
+        instructions = [p[11] for p in points]
         comp["series"].append(
             {
                 "year": year,
                 "run": runs_idx,
-                "t": times,
-                "mem": [p[2] for p in points],
+                "metric": metric,
+                "v": [figures_mod.figure(r, metric) for r in rows],
+                "wall": [p[1] for p in points],
+                "mem": [p[4] if alloc else p[5] for p in points],
+                "mem_metric": "alloc" if alloc else "rss",
+                # only where recorded: most histories have neither, or never see them move
+                "scanned": scanned if any(x is not None for x in scanned) else None,
+                "instr": instructions if any(x is not None for x in instructions) else None,
+                "plan": [i for i, p in enumerate(points) if p[13]],
                 # sparse and coded: most points are neither regressions nor SLA trouble, and a
                 # 100,000-point history would otherwise spend megabytes saying so
-                "sev": [[i, _CLASSES[int(p[3])]] for i, p in enumerate(points) if p[3]],
-                "msev": [[i, _CLASSES[int(p[4])]] for i, p in enumerate(points) if p[4]],
-                "sla": "".join(_SLA_CODES[int(p[5] or 0)] for p in points),
+                "sev": [[i, _CLASSES[int(p[6])]] for i, p in enumerate(points) if p[6]],
+                "msev": [[i, _CLASSES[int(p[7])]] for i, p in enumerate(points) if p[7]],
+                "sla": "".join(_SLA_CODES[int(p[8] or 0)] for p in points),
+                "last_change": points[-1][12]
+                if points[-1][6] and points[-1][0] == len(runs) - 1
+                else None,
                 "trend": summary["trend"] if summary else None,
                 "trend_why": summary["why"] if summary else None,
                 "step": (
                     {
                         "run": index[summary["step"]["run_id"]],
                         "change_pct": round(summary["step"]["change_pct"], 2),
+                        "before": summary["step"]["before"],
+                        "after": summary["step"]["after"],
                     }
                     if summary and summary["step"]
                     else None
@@ -1498,6 +1527,12 @@ def dashboard_data(
         )
         if summary:
             series_rows.append(summary)
+    for comp in components.values():
+        comp["attention"] = _attention(comp)
+    ordered = sorted(
+        components.values(),
+        key=lambda c: (-c["attention"]["score"], c["nodeid"], c["phase"]),
+    )
     return {
         "generated_at": _utcnow().isoformat(timespec="seconds") + "Z",
         "history": str(path),
@@ -1508,12 +1543,12 @@ def dashboard_data(
                 "commit": r["git_commit"],
                 "dirty": r["git_dirty"],
                 "machine": r["machine_id"],
-                "kind": r["kind"],
+                "kind": r["kind"] or "test",
                 "name": r["run_name"],
             }
             for r in runs
         ],
-        "components": list(components.values()),
+        "components": ordered,
         # p50/p95/p99 per kind of run, component and year over the same window (monitoring)
         "percentiles": percentiles(path, days=days, now=now),
         "latest": latest,
@@ -1526,14 +1561,46 @@ def dashboard_data(
     }
 
 
+def _attention(comp: Mapping[str, Any]) -> Row:
+    """How urgently a component needs a look: its largest slowdown, with where and since when.
+
+    A series' largest detected step up counts its change; so does a regression class in the
+    latest run, by its change. Improvements count nothing.
+    """
+    best: Row = {"score": 0.0, "why": None}
+    for s in comp["series"]:
+        where = phase_key(comp["phase"], s["year"])
+        step = s.get("step")
+        last = s.get("last_change")
+        stepped = step is not None and step["change_pct"] > 0
+        score = max(step["change_pct"] if stepped else 0.0, last or 0.0)
+        if score <= best["score"]:
+            continue
+        if stepped:  # since when: the run the level moved at
+            best = {
+                "score": float(score),
+                "why": f"{where}: step {step['change_pct']:+.1f}% {s['metric']}",
+                "run": step["run"],
+            }
+        else:
+            best = {
+                "score": float(score),
+                "why": f"{where}: {last:+.1f}% {s['metric']} in the latest run",
+                "run": s["run"][-1],
+            }
+    return best
+
+
 def load_run_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> Row:
     """The latest-run table of the dashboard: run row, phases and regressions."""
     run = _run_row(_rows(con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id]))[0])
     phases = _rows(
         con.execute(
-            """SELECT nodeid, phase, year, median_s, baseline_median_s, change_pct, severity,
-                sla_seconds, sla_status, sla_category, peak_rss_mb, memory_change_pct,
-                memory_severity, rows_per_s, yoy_change_pct, cumulative_s
+            """SELECT nodeid, phase, year, metric, value, baseline_value, cpu_s, median_s,
+                baseline_median_s, change_pct, severity, sla_seconds, sla_status, sla_category,
+                peak_rss_mb, peak_alloc_mb, sla_memory_mb, memory_change_pct, memory_severity,
+                rows_per_s, yoy_change_pct, cumulative_s, rows_scanned, baseline_rows_scanned,
+                plan_changed, instructions, instructions_change_pct
             FROM performance WHERE run_id = ? ORDER BY nodeid, phase, year NULLS FIRST""",
             [run_id],
         )

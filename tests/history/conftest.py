@@ -149,6 +149,9 @@ def build_report(
                         "comparison": "same_machine" if with_baseline else None,
                         "peak_rss_mb": peak,
                         "baseline_peak_rss_mb": base_peak,
+                        # what the region itself added: what the memory SLA limits
+                        "peak_alloc_mb": peak - 150,
+                        "baseline_peak_alloc_mb": None if base_peak is None else base_peak - 150,
                         "memory_change_pct": mem_change,
                         "memory_severity": _classify(mem_change),
                         "duckdb_peak_buffer_mb": peak / 10,
@@ -235,6 +238,8 @@ class BuiltHistory:
     run_ids: list[str] = field(default_factory=list)
     started: list[datetime] = field(default_factory=list)
     step_run: int | None = None
+    #: (nodeid, component, year) of the series that steps
+    step_series: tuple[str, str, int] = ("", "", 0)
 
 
 STEP_TEST = TESTS[0]
@@ -247,7 +252,9 @@ def build_history(
 ) -> BuiltHistory:
     """``runs`` runs a day apart ending an hour ago; from ``step_at`` on one phase is slower."""
     now = history._utcnow().replace(microsecond=0)
-    built = BuiltHistory(path=path, step_run=step_at)
+    built = BuiltHistory(
+        path=path, step_run=step_at, step_series=(STEP_TEST, STEP_COMPONENT, STEP_YEAR)
+    )
     for i in range(runs):
         started = now - timedelta(days=runs - 1 - i, hours=1)
 

@@ -6,6 +6,7 @@ import re
 import struct
 import subprocess
 import zlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,8 @@ def test_dashboard_data_describes_components_and_the_latest_run(shared_history):
         assert [s["year"] for s in comp["series"]] == [2025, 2026, 2027, 2028, 2029]
         for s in comp["series"]:
             assert s["run"] == list(range(24))
-            assert len(s["t"]) == len(s["mem"]) == len(s["sla"]) == 24
+            assert len(s["v"]) == len(s["mem"]) == len(s["sla"]) == 24
+            assert s["metric"] == "wall" and s["mem_metric"] == "alloc"
     assert data["latest"]["run"]["run_id"] == shared_history.run_ids[-1]
     assert len(data["latest"]["phases"]) == 30
     stepped = [s for c in data["components"] for s in c["series"] if s["step"] is not None]
@@ -198,3 +200,101 @@ def test_png_decoder_reads_what_zlib_wrote(kind):
         + chunk(b"IEND", b"")
     )
     assert png_pixels(png) == (width, height, expected)
+
+
+def _components(dom: str) -> list[tuple[dict[str, str], list[dict[str, str]]]]:
+    """Each component card's attributes with its canvases' attributes, in page order."""
+    cards = []
+    parts = re.split(r'(<div class="component"[^>]*>)', dom)
+    for head, body in zip(parts[1::2], parts[2::2], strict=True):
+        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', head))
+        canvases = [
+            dict(re.findall(r'([\w-]+)="([^"]*)"', c)) for c in re.findall(r"<canvas[^>]*>", body)
+        ]
+        cards.append((attrs, canvases))
+    return cards
+
+
+def test_the_stepped_component_comes_first_on_an_axis_spanning_both_levels(
+    chromium, shared_history, tmp_path
+):
+    step_test, step_component, _ = shared_history.step_series
+    data = history.dashboard_data(shared_history.path)
+    (stepped,) = [
+        s
+        for c in data["components"]
+        for s in c["series"]
+        if (c["nodeid"], c["phase"], s["year"]) == shared_history.step_series
+    ]
+    before, after = stepped["step"]["before"], stepped["step"]["after"]
+    assert after > 1.4 * before  # the ×1.6 step, as the trend code found it
+    page = tmp_path / "dashboard.html"
+    page.write_text(render_dashboard(data))
+    dom = run_chromium(chromium, tmp_path, "--dump-dom", page.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "data-error" not in re.search(r"<body([^>]*)>", dom.stdout).group(1)
+
+    cards = _components(dom.stdout)
+    assert len(cards) == 6
+    first, canvases = cards[0]
+    assert first["data-name"] == f"{step_test} {step_component}".lower()
+    assert float(first["data-attention"]) > 40
+    assert all(float(a["data-attention"]) < float(first["data-attention"]) for a, _ in cards[1:])
+    judged = canvases[0]
+    assert judged["data-metric"] == "wall"
+    y_min, y_max = float(judged["data-y-min"]), float(judged["data-y-max"])
+    assert y_min <= before and y_max >= after
+    # scaled to its data (and the SLA just above it), not from zero: the step fills the height
+    values = [v for s in data["components"][0]["series"] for v in s["v"]]
+    sla = data["components"][0]["sla_s"]
+    assert y_max - y_min < 1.6 * (max(*values, sla) - min(values))
+    assert y_min > 0
+    # the SLA (600 ms) is just above the data: drawn. Memory limits of 1000 MB are noted.
+    assert judged["data-limit"] == "drawn"
+    assert canvases[1]["data-chart"] == "Peak allocation per run"
+    assert canvases[1]["data-limit"] == "noted"
+    assert float(canvases[1]["data-y-max"]) < 1000
+    assert "memory SLA 1000 MB is above this range" in dom.stdout
+
+
+def test_plan_changes_instructions_and_production_runs_are_drawn(chromium, make_report, tmp_path):
+    """Rows scanned get a chart when a plan changed, instruction counts when recorded, and a
+    production run is told apart from test runs."""
+    path = tmp_path / "history.duckdb"
+    start = history._utcnow().replace(microsecond=0) - timedelta(days=7)
+    for i in range(6):
+        report = make_report(
+            started_at=start + timedelta(hours=i),
+            seed=i,
+            tests=("t.py::test_pipeline",),
+            components={"fct_yearly_events": 0.2},
+            years=(2025, 2026),
+            slas={},
+        )
+        for phase in report["tests"][0]["phases"]:
+            scanned = 30_000 if i < 4 else 90_000
+            phase.update(
+                rows_scanned=scanned,
+                baseline_rows_scanned=30_000,
+                plan_changed=i >= 4,
+                instructions=4_000_000 + 10_000 * i,
+            )
+        if i == 5:
+            report["run"].update(kind="production", name="nightly")
+        history.record_run(path, report)
+    data = history.dashboard_data(path)
+    assert [r["kind"] for r in data["runs"]] == ["test"] * 5 + ["production"]
+    (comp,) = data["components"]
+    assert all(s["plan"] == [4, 5] for s in comp["series"])
+    page = tmp_path / "dashboard.html"
+    page.write_text(render_dashboard(data))
+    dom = run_chromium(chromium, tmp_path, "--dump-dom", page.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "data-error" not in re.search(r"<body([^>]*)>", dom.stdout).group(1)
+    ((_, canvases),) = _components(dom.stdout)
+    titles = [c["data-chart"] for c in canvases]
+    assert "Rows scanned per run (plan changes ◆)" in titles
+    assert "Instructions per run" in titles
+    scanned = canvases[titles.index("Rows scanned per run (plan changes ◆)")]
+    assert float(scanned["data-y-min"]) <= 30_000 and float(scanned["data-y-max"]) >= 90_000
+    assert "□ production run" in dom.stdout
