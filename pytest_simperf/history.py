@@ -1598,7 +1598,8 @@ def load_run_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> Row:
         con.execute(
             """SELECT nodeid, phase, year, metric, value, baseline_value, cpu_s, median_s,
                 baseline_median_s, change_pct, severity, sla_seconds, sla_status, sla_category,
-                peak_rss_mb, peak_alloc_mb, sla_memory_mb, memory_change_pct, memory_severity,
+                peak_rss_mb, peak_alloc_mb, baseline_peak_alloc_mb, baseline_peak_rss_mb,
+                sla_memory_mb, memory_change_pct, memory_severity,
                 rows_per_s, yoy_change_pct, cumulative_s, rows_scanned, baseline_rows_scanned,
                 plan_changed, instructions, instructions_change_pct
             FROM performance WHERE run_id = ? ORDER BY nodeid, phase, year NULLS FIRST""",

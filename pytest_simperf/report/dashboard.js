@@ -32,7 +32,11 @@
     if (v < 100) return v.toPrecision(3) + " s";
     return v.toFixed(0) + " s";
   }
-  function fmtMb(v) { return v === null || v === undefined ? "–" : v.toFixed(0) + " MB"; }
+  function fmtMb(v) {
+    if (v === null || v === undefined) return "–";
+    // three significant figures below 100 MB, so a 0.2 MB axis step keeps distinct labels
+    return (v === 0 ? "0" : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)) + " MB";
+  }
   function fmtPct(v) { return v === null || v === undefined ? "–" : (v > 0 ? "+" : "") + v.toFixed(1) + "%"; }
   function phaseKey(name, year) { return year === null || year === undefined ? name : name + "@" + year; }
   function shortTest(nodeid) { var i = nodeid.lastIndexOf("::"); return i >= 0 ? nodeid.slice(i + 2) : nodeid; }
@@ -123,13 +127,18 @@
     ctx.strokeStyle = "#adb5bd";
     ctx.beginPath(); ctx.moveTo(pad.l, pad.t); ctx.lineTo(pad.l, pad.t + h); ctx.lineTo(pad.l + w, pad.t + h); ctx.stroke();
 
-    // step changes: a dotted vertical line where the level moved
-    (spec.steps || []).forEach(function (st) {
+    // step changes: a dotted vertical line where the level moved, one label per run
+    var stepsAt = {};
+    (spec.steps || []).forEach(function (st) { (stepsAt[st.x] = stepsAt[st.x] || []).push(st.change_pct); });
+    Object.keys(stepsAt).forEach(function (x) {
+      var changes = stepsAt[x], lo = Math.min.apply(null, changes), hi = Math.max.apply(null, changes);
       ctx.save();
       ctx.strokeStyle = "#7048e8"; ctx.setLineDash([2, 3]);
-      ctx.beginPath(); ctx.moveTo(X(st.x), pad.t); ctx.lineTo(X(st.x), pad.t + h); ctx.stroke();
-      ctx.fillStyle = "#7048e8"; ctx.textAlign = "left"; ctx.textBaseline = "top";
-      ctx.fillText("step " + fmtPct(st.change_pct), X(st.x) + 3, pad.t + 2);
+      ctx.beginPath(); ctx.moveTo(X(+x), pad.t); ctx.lineTo(X(+x), pad.t + h); ctx.stroke();
+      var text = "step " + (lo === hi ? fmtPct(lo) : fmtPct(lo) + " to " + fmtPct(hi));
+      var right = X(+x) + 3 + ctx.measureText(text).width > pad.l + w;  // keep it inside
+      ctx.fillStyle = "#7048e8"; ctx.textAlign = right ? "right" : "left"; ctx.textBaseline = "top";
+      ctx.fillText(text, X(+x) + (right ? -3 : 3), pad.t + 2);
       ctx.restore();
     });
 
@@ -251,6 +260,17 @@
     return { metric: "wall", value: p.median_s, base: p.baseline_median_s, inferred: true };
   }
 
+  /* A memory change as the verdict saw it: a percentage where memory gave a class, MB where
+   * the change was under the allocator-noise floor (a +7020% beside OK read as a contradiction). */
+  function memChange(p) {
+    var alloc = p.peak_alloc_mb !== null && p.peak_alloc_mb !== undefined;
+    var now = alloc ? p.peak_alloc_mb : p.peak_rss_mb, base = alloc ? p.baseline_peak_alloc_mb : p.baseline_peak_rss_mb;
+    var classed = p.memory_severity && p.memory_severity !== "OK";
+    if (classed || now === null || now === undefined || base === null || base === undefined) return fmtPct(p.memory_change_pct);
+    var d = now - base;
+    return Math.abs(d) < 0.05 ? "0.0 MB" : (d > 0 ? "+" : "−") + Math.abs(d).toFixed(1) + " MB";
+  }
+
   function main() {
     var data = JSON.parse(document.getElementById("simperf-data").textContent);
     var runs = data.runs;
@@ -309,7 +329,7 @@
       return ra - rb || (b.change_pct || 0) - (a.change_pct || 0);
     });
     var table = el("table", { cls: "latest", id: "latest-table" });
-    table.appendChild(el("thead", null, [el("tr", null, ["Test", "Phase", "Metric", "Now", "Baseline", "Δ%", "Class", "SLA", "Used", "Wall", "Memory", "Δmem%", "Mem class", "YoY"].map(function (h) { return el("th", { text: h }); }))]));
+    table.appendChild(el("thead", null, [el("tr", null, ["Test", "Phase", "Metric", "Now", "Baseline", "Δ%", "Class", "SLA", "Used", "Wall", "Memory", "Δmem", "Mem class", "YoY"].map(function (h) { return el("th", { text: h }); }))]));
     var tbody = el("tbody");
     sorted.forEach(function (p, i) {
       var j = judged(p), f = fmtFor(j.metric);
@@ -326,7 +346,7 @@
         el("td", { cls: "num", text: p.sla_seconds ? Math.round(p.median_s / p.sla_seconds * 100) + "%" : "–" }),
         el("td", { cls: "num", text: fmtSeconds(p.median_s) }),
         el("td", { cls: "num", text: fmtMb(mem) }),
-        el("td", { cls: "num", text: fmtPct(p.memory_change_pct) }),
+        el("td", { cls: "num", text: memChange(p) }),
         classCell(p.memory_severity),
         el("td", { cls: "num", text: fmtPct(p.yoy_change_pct) })
       ]);
