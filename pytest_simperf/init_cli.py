@@ -255,11 +255,19 @@ def scaffold(
     pyproject_text, pyproject_note = _pyproject_update(pyproject)
 
     written: list[tuple[str, str, str]] = []
+    dbt_files: list[str] = []
     for planned in files:
         target = root / planned.path
         verb = "replaced" if target.exists() else "created"
         atomic_write(target, planned.text)
-        written.append((verb, planned.path, planned.why))
+        if planned.path.startswith(DBT_PROJECT_DIR + "/"):
+            dbt_files.append(verb)
+        else:
+            written.append((verb, planned.path, planned.why))
+    if dbt_files:  # one line for the project, not one per model
+        verb = "replaced" if "replaced" in dbt_files else "created"
+        why = f"the example dbt-duckdb project ({len(dbt_files)} files)"
+        written.append((verb, DBT_PROJECT_DIR + "/", why))
     gitignore = root / ".simperf" / ".gitignore"
     if gitignore.exists():
         written.append(("kept", ".simperf/.gitignore", "already there"))
@@ -331,12 +339,8 @@ def _dbt_files() -> list[Planned]:
         relative = source.relative_to(EXAMPLE_DBT_PROJECT)
         if not source.is_file() or _SKIP_PARTS & set(relative.parts):
             continue
-        why = "the example dbt-duckdb project" if relative.name == "dbt_project.yml" else ""
-        files.append(
-            Planned(
-                f"{DBT_PROJECT_DIR}/{relative.as_posix()}", source.read_text(encoding="utf-8"), why
-            )
-        )
+        text = source.read_text(encoding="utf-8")
+        files.append(Planned(f"{DBT_PROJECT_DIR}/{relative.as_posix()}", text, "dbt project"))
     return files
 
 

@@ -102,7 +102,7 @@ def test_ci_print_writes_no_workflow(tmp_path: Path) -> None:
 
 
 def test_with_dbt_copies_the_shipped_project(tmp_path: Path) -> None:
-    run_init(tmp_path, with_dbt=True)
+    output = run_init(tmp_path, with_dbt=True)
     shipped = sorted(
         p.relative_to(EXAMPLE_DBT_PROJECT).as_posix()
         for p in EXAMPLE_DBT_PROJECT.rglob("*")
@@ -114,6 +114,8 @@ def test_with_dbt_copies_the_shipped_project(tmp_path: Path) -> None:
         if p.is_file()
     )
     assert copied == shipped and "dbt_project.yml" in copied
+    dbt_lines = [line.split() for line in output if line.split()[1:2] == ["dbt_project/"]]
+    assert [words[0] for words in dbt_lines] == ["created"]  # one line for the whole project
     assert "simperf_dbt.run_years()" in (tmp_path / "tests/perf/test_dbt_pipeline.py").read_text()
     with pytest.raises(UsageError, match=r", dbt_project/ already exist; nothing written"):
         run_init(tmp_path, with_dbt=True)
