@@ -43,15 +43,28 @@ if TYPE_CHECKING:
 MARKER = "simperf_dbt"
 MARKER_SIGNATURE = (
     "simperf_dbt(project=None, census='table', census_var='census_parquet', vars=None, "
-    "count_rows=True, reuse_manifest=True): options of the simperf_dbt fixture for this test: "
+    "count_rows=True, reuse_manifest=True, profiles_dir=None, target=None): options of the "
+    "simperf_dbt fixture for this test: "
     "the dbt project folder (default: ini simperf_dbt_project), where the census is read from "
     "('table' or 'parquet'), the project's var for the census Parquet path (default: ini "
     "simperf_dbt_census_var), vars passed to every dbt invocation, whether to count each "
-    "model's rows for rows/second, and whether to parse apart and reuse a parse of the same "
-    "inputs (False: dbt parses inside every run, as on the command line)."
+    "model's rows for rows/second, whether to parse apart and reuse a parse of the same "
+    "inputs (False: dbt parses inside every run, as on the command line), and your own "
+    "profiles.yml folder and target (default: ini simperf_dbt_profiles_dir and "
+    "simperf_dbt_target; unset: a generated profile), of which only the database path and "
+    "threads are overridden."
 )
 MARKER_OPTIONS = frozenset(
-    {"project", "census", "census_var", "vars", "count_rows", "reuse_manifest"}
+    {
+        "project",
+        "census",
+        "census_var",
+        "vars",
+        "count_rows",
+        "reuse_manifest",
+        "profiles_dir",
+        "target",
+    }
 )
 CENSUS_CHOICES = ("table", "parquet")
 #: The folder in rootdir the fixture builds when no project is configured.
@@ -93,6 +106,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "simperf_dbt_census",
         "where simperf_dbt's project reads the census: 'table' (the census table in the "
         "target database) or 'parquet' (a file whose path goes in simperf_dbt_census_var)",
+        default=None,
+    )
+    parser.addini(
+        "simperf_dbt_profiles_dir",
+        "folder of your profiles.yml for simperf_dbt: your profile and target are used, with "
+        "only the database path and threads overridden (default: a generated profile)",
+        default=None,
+    )
+    parser.addini(
+        "simperf_dbt_target",
+        "target of your profile for simperf_dbt (default: the profile's own; setting it alone "
+        "reads profiles.yml where dbt would: DBT_PROFILES_DIR, the project, ~/.dbt)",
         default=None,
     )
     parser.addini(
@@ -396,6 +421,67 @@ def resolve_census_var(config: pytest.Config, value: Any) -> str:
     return value.strip()
 
 
+def resolve_profiles_dir(config: pytest.Config, value: Any) -> Path | None:
+    """Your profiles.yml folder: marker, else ini ``simperf_dbt_profiles_dir``, else ``None``
+    (a generated profile); relative to rootdir; it must hold a ``profiles.yml``."""
+    source = "marker simperf_dbt(profiles_dir=...)"
+    if value is None:
+        value, source = config.getini("simperf_dbt_profiles_dir"), "ini simperf_dbt_profiles_dir"
+        if not value:
+            return None
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise UsageError(f"simperf_dbt: profiles_dir must be a folder, got {value!r} ({source})")
+    path = Path(str(value)).expanduser()
+    if not path.is_absolute():
+        path = config.rootpath / path
+    if not (path / "profiles.yml").is_file():
+        raise UsageError(f"simperf_dbt: no profiles.yml in {path} (from {source})")
+    return path
+
+
+def resolve_target(config: pytest.Config, value: Any) -> str | None:
+    """Your profile's target: marker, else ini ``simperf_dbt_target``, else ``None``."""
+    source = "marker simperf_dbt(target=...)"
+    if value is None:
+        value, source = config.getini("simperf_dbt_target"), "ini simperf_dbt_target"
+        if not value:
+            return None
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"simperf_dbt: target must name a target, got {value!r} ({source})")
+    return value.strip()
+
+
+def profile_note(project: DbtProject) -> str | None:
+    """One line saying what pytest-simperf changed in the user's dbt set-up, or ``None``: the
+    overridden keys of their profile, and DuckDB threads the project sets itself."""
+    from pytest_simperf.dbt.runner import threads_set_by_project
+
+    parts = []
+    if project.profile_overrides:
+        where = project.user_profiles_dir or "the default profiles folder"
+        parts.append(
+            f"your profile (target {project.target or 'default'}, {where}) with "
+            + ", ".join(project.profile_overrides)
+        )
+    setters = [] if project.duckdb_threads is None else threads_set_by_project(project.project_dir)
+    if setters:
+        parts.append(
+            f"DuckDB threads set in {', '.join(setters)} are overridden: measured tests set "
+            f"threads={project.duckdb_threads} (--simperf-duckdb-threads) on every connection "
+            "and cursor dbt opens"
+        )
+    return "simperf_dbt: " + "; ".join(parts) if parts else None
+
+
+def _say(request: pytest.FixtureRequest, line: str) -> None:
+    """One line on the terminal (where there is one: not in an xdist worker) and in the test's
+    report sections (shown for failures and with ``-rA``)."""
+    request.node.add_report_section("setup", "simperf_dbt", line)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
 def duckdb_threads(config: pytest.Config) -> int | None:
     """DuckDB threads for dbt's connection: the session's setting (``None`` = DuckDB's own)."""
     try:
@@ -452,7 +538,12 @@ def simperf_dbt(
         reuse_manifest=options.get("reuse_manifest", True),
         # dbt logs every node of every year: thousands of lines in a failing test's output.
         console_log=config.get_verbosity() >= 1,
+        profiles_dir=resolve_profiles_dir(config, options.get("profiles_dir")),
+        target=resolve_target(config, options.get("target")),
     )
+    note = profile_note(project)
+    if note is not None:
+        _say(request, note)
     simperf = request.getfixturevalue("simperf") if "simperf" in request.fixturenames else None
     return SimperfDbt(
         project, workforce, simperf=simperf, count_rows=bool(options.get("count_rows", True))

@@ -245,6 +245,93 @@ def profile_document(
     return {profile: {"target": target, "outputs": {target: output}}}
 
 
+#: DuckDB thread settings in SQL a project runs itself (``on-run-start``, hooks, models).
+_THREADS_SQL_RE = re.compile(r"\b(pragma|set)\s+threads\b", re.IGNORECASE)
+
+
+def default_profiles_dir(project_dir: Path) -> Path:
+    """Where dbt itself looks for ``profiles.yml``: ``DBT_PROFILES_DIR``, else the project
+    folder when it holds one, else ``~/.dbt``."""
+    env = os.environ.get("DBT_PROFILES_DIR")
+    if env:
+        return Path(env).expanduser()
+    if (project_dir / "profiles.yml").is_file():
+        return project_dir
+    return Path.home() / ".dbt"
+
+
+def user_profile_document(
+    profiles_dir: Path,
+    profile: str,
+    target: str | None,
+    database_path: Path,
+    *,
+    duckdb_threads: int | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """The user's own profile and target, with only what pytest-simperf needs changed: the
+    database ``path`` (the test's own file), dbt's ``threads`` (1: one model at a time, so a
+    model's time and counters are its own) and DuckDB's ``settings.threads`` (the session's
+    setting). Extensions, attachments, plugins, other settings and ``env_var()`` calls stay as
+    written. Returns the document (the one target, as the profile's default) and one line per
+    override, ``"path: a → b"``."""
+    import yaml  # type: ignore[import-untyped]  # dbt depends on PyYAML; no stubs here
+
+    source = profiles_dir / "profiles.yml"
+    try:
+        document = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"simperf_dbt: cannot read the profiles file {source}: {exc}") from exc
+    entry = document.get(profile) if isinstance(document, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), dict):
+        raise UsageError(f"simperf_dbt: {source} has no profile {profile!r} with outputs")
+    chosen = target or entry.get("target")
+    if not isinstance(chosen, str) or chosen not in entry["outputs"]:
+        raise UsageError(
+            f"simperf_dbt: profile {profile!r} in {source} has no target {chosen!r}; it has "
+            f"{', '.join(sorted(map(str, entry['outputs'])))}"
+        )
+    output = copy.deepcopy(entry["outputs"][chosen])
+    if not isinstance(output, dict) or output.get("type") != "duckdb":
+        kind = output.get("type") if isinstance(output, dict) else output
+        raise UsageError(
+            f"simperf_dbt: target {chosen!r} of profile {profile!r} in {source} is of type "
+            f"{kind!r}; pytest-simperf runs dbt-duckdb targets only"
+        )
+    overrides: list[str] = []
+
+    def override(where: dict[str, Any], key: str, value: Any, label: str) -> None:
+        before = where.get(key)
+        if before != value:
+            overrides.append(f"{label}: {'(unset)' if before is None else before} → {value}")
+        where[key] = value
+
+    override(output, "path", str(database_path), "path")
+    override(output, "threads", 1, "threads")
+    if duckdb_threads is not None:
+        settings = output.get("settings")
+        if not isinstance(settings, dict):
+            settings = {}
+        override(settings, "threads", int(duckdb_threads), "settings.threads")
+        output["settings"] = settings
+    return {profile: {"target": chosen, "outputs": {chosen: output}}}, overrides
+
+
+def threads_set_by_project(project_dir: Path) -> list[str]:
+    """Files of the project whose SQL sets DuckDB's threads itself (``PRAGMA threads`` or
+    ``SET threads``, in ``on-run-start``, a hook or a model): pytest-simperf sets them again on
+    every connection and cursor dbt opens, so theirs do not hold."""
+    found = []
+    for path in _project_files(project_dir):
+        if path.suffix not in (".sql", ".yml", ".yaml"):
+            continue
+        try:
+            if _THREADS_SQL_RE.search(path.read_text(encoding="utf-8", errors="replace")):
+                found.append(path.relative_to(project_dir).as_posix())
+        except OSError:
+            continue
+    return found
+
+
 def node_result(raw: Any) -> NodeResult:
     """Convert one of dbt's ``RunResult`` objects (duck-typed, so tests need no dbt)."""
     node = raw.node
@@ -376,6 +463,8 @@ class DbtProject:
         start_year: int | None = None,
         reuse_manifest: bool = True,
         console_log: bool = True,
+        profiles_dir: str | Path | None = None,
+        target: str | None = None,
     ) -> None:
         self.project_dir = Path(project_dir).resolve()
         if not (self.project_dir / "dbt_project.yml").is_file():
@@ -421,6 +510,13 @@ class DbtProject:
         self._manifests: OrderedDict[str, Any] = OrderedDict()
         #: How many times this project parsed (reused parses do not count).
         self.parse_count = 0
+        #: The user's profiles folder and target, when the profile is built from theirs.
+        self.user_profiles_dir = None if profiles_dir is None else Path(profiles_dir).resolve()
+        self.target = target
+        if target is not None and (not isinstance(target, str) or not target.strip()):
+            raise UsageError(f"target must name a target of the profile, got {target!r}")
+        #: What pytest-simperf changed in the user's profile, one ``"key: old → new"`` each.
+        self.profile_overrides: list[str] = []
         self.profiles_dir = self.work_dir / "profiles"
         self.target_path = self.work_dir / "target"
         self.log_path = self.work_dir / "logs"
@@ -433,11 +529,20 @@ class DbtProject:
 
     def _write_profile(self) -> None:
         self.profiles_dir.mkdir(parents=True, exist_ok=True)
-        document = profile_document(
-            profile_name(self.project_dir),
-            self.database_path,
-            duckdb_threads=self.duckdb_threads,
-        )
+        profile = profile_name(self.project_dir)
+        if self.user_profiles_dir is None and self.target is None:
+            document = profile_document(
+                profile, self.database_path, duckdb_threads=self.duckdb_threads
+            )
+        else:
+            source = self.user_profiles_dir or default_profiles_dir(self.project_dir)
+            document, self.profile_overrides = user_profile_document(
+                source,
+                profile,
+                self.target,
+                self.database_path,
+                duckdb_threads=self.duckdb_threads,
+            )
         # JSON is YAML: no YAML library needed to write the profile.
         (self.profiles_dir / "profiles.yml").write_text(
             json.dumps(document, indent=2) + "\n", encoding="utf-8"
