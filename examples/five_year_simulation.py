@@ -48,12 +48,18 @@ FROM range(?) t(i)
 # One row per event of the year: a deterministic draw per employee and year, set-based.
 EVENTS_SQL = """
 CREATE OR REPLACE TABLE events_{year} AS
-WITH draws AS (
+WITH ranked AS (
+    -- pay rank within department and level: promotions favour the top of each band
+    SELECT *, percent_rank() OVER (PARTITION BY dept, level ORDER BY compensation DESC,
+        employee_id) AS pay_rank
+    FROM workforce WHERE status = 'active'
+),
+draws AS (
     SELECT employee_id, level, compensation,
         (hash(employee_id, {year}, 'term') % 10000) / 10000.0 AS u_term,
         (hash(employee_id, {year}, 'raise') % 10000) / 10000.0 AS u_raise,
-        (hash(employee_id, {year}, 'promo') % 10000) / 10000.0 AS u_promo
-    FROM workforce WHERE status = 'active'
+        (hash(employee_id, {year}, 'promo') % 10000) / 10000.0 * (0.5 + pay_rank) AS u_promo
+    FROM ranked
 )
 SELECT employee_id, 'termination' AS event, NULL::INTEGER AS new_compensation,
     NULL::INTEGER AS new_level FROM draws WHERE u_term < 0.12

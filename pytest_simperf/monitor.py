@@ -16,10 +16,14 @@ Choices, and why (docs/monitoring.md has the long form):
   or an alert callback that raises, is logged (logger ``pytest_simperf.monitor``), never raised.
   Only a wrong call (an empty component name, a bad config file) raises ``UsageError``, before
   any work runs.
-- **Judged on wall time.** It is what an SLA and a nightly window are about, and the only clock
-  that belongs to one phase when an orchestrator runs phases in parallel: process CPU time then
-  includes the other phases' work, and thread CPU time misses DuckDB's worker threads. CPU time
-  is recorded beside it.
+- **Judged on CPU time where it belongs to the phase, else wall time** (the gate's rule,
+  ``verdict.time_metric``): on a shared machine a neighbour's load moves wall time by tens of
+  percent and the process's CPU time by a few (measured with the example below: wall
+  0.115-0.380 s, CPU 0.096-0.110 s for the same step). CPU time is used when the phase is
+  CPU-bound (CPU ≥ half its wall time less the time it waited for a core) and ran alone: while
+  another thread's phase was open, process CPU time includes that phase's work (thread CPU time
+  would miss DuckDB's workers), so such a phase stores no CPU time and is judged on wall time.
+  ``metric`` in history says which; SLAs are always on wall time.
 - **No class from noise.** A production phase runs once, so its one value is compared with the
   gate's few-sample rule (``stats.compare_times``): the change must clear the threshold plus a
   noise allowance of at least 10%, widened by the reference runs' own spread (MAD) weighed
@@ -97,8 +101,9 @@ DEFAULT_FAIL_ON = "MAJOR"
 #: How long reading or writing the history may wait for another process holding it. A nightly
 #: run must not hang on a dashboard someone left open; it logs and goes on instead.
 HISTORY_TIMEOUT_S = 30.0
-#: The metric production phases are judged on (see the module docstring).
-METRIC = "wall"
+#: A phase is CPU-bound, and judged on CPU time, when its CPU time is at least this fraction of
+#: its wall time less its run-queue wait (the gate's ``verdict.CPU_BOUND_FRACTION``).
+CPU_BOUND_FRACTION = 0.5
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -233,6 +238,15 @@ class Instruments:
     cpu_clock: Callable[[], float] = time.process_time
     memory: MemoryReader | None = None  # None: the most exact reader of this platform
     now: Callable[[], datetime] = _utcnow
+    # Run-queue wait of the calling thread (``measure.runqueue_wait_clock``); None: not read.
+    wait_clock: Callable[[], float] | None = None
+
+    @classmethod
+    def real(cls) -> Instruments:
+        """The real clocks, with the run-queue wait where the OS reports it (Linux)."""
+        from pytest_simperf.measure import runqueue_wait_clock
+
+        return cls(wait_clock=runqueue_wait_clock())
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -244,10 +258,12 @@ class Regression:
 
     severity: str  # NEW (insufficient history), OK, IMPROVED, MINOR, MAJOR, CRITICAL
     change_pct: float | None
-    reference_s: float | None  # median of the reference runs
+    reference_s: float | None  # median of the reference runs, on ``metric``
     reference_runs: int
     noise_pct: float | None  # the allowance the change had to clear, in percent
     why: str
+    metric: str = "wall"  # cpu or wall: the clock compared
+    value_s: float | None = None  # this run's figure on ``metric``
 
 
 def judge_regression(
@@ -256,15 +272,17 @@ def judge_regression(
     *,
     thresholds: Thresholds,
     min_history: int = DEFAULT_MIN_HISTORY,
+    metric: str = "wall",
 ) -> Regression:
-    """Class ``value_s`` (one run's wall time) against earlier runs' values (newest first).
+    """Class ``value_s`` (one run's time on ``metric``) against earlier runs' (newest first).
 
     The gate's own rule for one sample against a reference (``stats.compare_times``): the
     reference runs' values are the baseline samples, their robust spread (MAD) weighed with the
-    gate's prior wall-time drift (``stats.session_drift``) is the between-run noise, and the
-    change must clear the class threshold plus an allowance of at least 10%.
+    gate's prior drift for that clock (``stats.session_drift``) is the between-run noise, and
+    the change must clear the class threshold plus an allowance of at least 10%.
     """
     from pytest_simperf.stats import (
+        DEFAULT_CPU_SESSION_DRIFT,
         DEFAULT_WALL_SESSION_DRIFT,
         compare_times,
         relative_spread,
@@ -281,19 +299,24 @@ def judge_regression(
             None,
             n,
             None,
-            f"insufficient history: {n} comparable production run{'s' if n != 1 else ''}, "
-            f"a class needs {min_history}",
+            f"insufficient history: {n} comparable production run{'s' if n != 1 else ''}"
+            f"{' with CPU time' if metric == 'cpu' else ''}, a class needs {min_history}",
+            metric,
+            value_s,
         )
     spread = relative_spread(values) if n >= 3 else None
-    drift = session_drift(spread, n, DEFAULT_WALL_SESSION_DRIFT)
+    prior = DEFAULT_CPU_SESSION_DRIFT if metric == "cpu" else DEFAULT_WALL_SESSION_DRIFT
+    drift = session_drift(spread, n, prior)
     cmp = compare_times(values, [value_s], thresholds=thresholds, history_spread=drift)
-    head = f"wall time vs the median of the last {n} production runs: "
+    head = f"{metric} time vs the median of the last {n} production runs: "
     severity = cmp.severity
     why = head + cmp.why
     if min(value_s, cmp.baseline_s) < ONE_SAMPLE_MIN_S and severity not in ("OK", "IMPROVED"):
         severity = "OK"
         why += f"; a single run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms cannot carry a timing class"
-    return Regression(severity, cmp.change_pct, cmp.baseline_s, n, cmp.allowance_pct, why)
+    return Regression(
+        severity, cmp.change_pct, cmp.baseline_s, n, cmp.allowance_pct, why, metric, value_s
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,8 +372,8 @@ class PhaseResult:
             "samples_s": list(self.parts),
             "median_s": self.wall_s,
             "cpu_s": self.cpu_s,
-            "metric": METRIC,
-            "value": self.wall_s,
+            "metric": r.metric,
+            "value": self.wall_s if r.value_s is None else r.value_s,
             "baseline_value": r.reference_s,
             "baseline_median_s": r.reference_s,
             "change_pct": r.change_pct,
@@ -428,6 +451,7 @@ class _Accum:
     parts: list[float] = dataclasses.field(default_factory=list)
     cpu: float = 0.0
     cpu_known: bool = True
+    wait: float = 0.0
     start_rss_mb: float | None = None
     peak_rss_mb: float | None = None
     rows_in: int | None = None
@@ -510,7 +534,7 @@ class Run:
         self.history_path = _history_path(history, self.config)
         self.on_alert = on_alert
         self._host = host
-        self.instruments = instruments or Instruments()
+        self.instruments = instruments or Instruments.real()
         self.record = record
         self.run_id: str | None = None
         self.alerts: list[Alert] = []
@@ -520,7 +544,10 @@ class Run:
         self._lock = threading.RLock()
         self._accums: dict[tuple[str, int | None], _Accum] = {}
         self._results: dict[tuple[str, int | None], PhaseResult] = {}
-        self._references: dict[tuple[str, int | None], list[float]] = {}
+        # (wall, cpu or None) of earlier runs per component × year, newest first
+        self._references: dict[tuple[str, int | None], list[tuple[float, float | None]]] = {}
+        # Phases open now: token -> [thread, overlapped by another thread's phase?]
+        self._open: dict[int, list[Any]] = {}
         self._memory: MemoryTracker | None = None
         self._hub: CounterHub | None = None
         self._token: contextvars.Token[Run | None] | None = None
@@ -625,27 +652,57 @@ class Run:
             hub.region() if hub is not None else contextlib.nullcontext()
         )
         memory = self._memory
-        timing = (0.0, 0.0)
+        timing: tuple[float, float | None, float | None] = (0.0, None, None)
         region: Any = None
         counters: Counters | None = None
+        token = self._open_phase()
+        wait_clock = inst.wait_clock
         try:
             with memory.region() as region, counting as counters:
+                w0 = None if wait_clock is None else wait_clock()
                 cpu0, t0 = inst.cpu_clock(), inst.clock()
                 try:
                     yield handle
                 finally:
                     t1, cpu1 = inst.clock(), inst.cpu_clock()
-                    timing = (t1 - t0, cpu1 - cpu0)
+                    w1 = None if wait_clock is None else wait_clock()
+                    alone = self._close_phase(token)
+                    # Process CPU time is this phase's only if no other thread's phase ran.
+                    timing = (
+                        t1 - t0,
+                        cpu1 - cpu0 if alone else None,
+                        None if w0 is None or w1 is None else w1 - w0,
+                    )
         except BaseException as exc:
             # Memory and counters are final once their regions have closed, as here.
             self._finish(handle, timing, region, counters, _error_text(exc), kind)
             raise
         self._finish(handle, timing, region, counters, None, kind)
 
+    def _open_phase(self) -> int:
+        """Register an open phase; phases open in other threads now overlap it, and it them."""
+        me = threading.get_ident()
+        with self._lock:
+            token = id(object()) ^ len(self._open) << 48
+            while token in self._open:
+                token += 1
+            entry = [me, False]
+            for other in self._open.values():
+                if other[0] != me:
+                    other[1] = entry[1] = True
+            self._open[token] = entry
+        return token
+
+    def _close_phase(self, token: int) -> bool:
+        """Unregister; True if no other thread's phase was open at any time during it."""
+        with self._lock:
+            entry = self._open.pop(token)
+        return not entry[1]
+
     def _finish(
         self,
         handle: PhaseHandle,
-        timing: tuple[float, float],
+        timing: tuple[float, float | None, float | None],
         region: Any,
         counters: Counters | None,
         error: str | None,
@@ -658,12 +715,13 @@ class Run:
         except UsageError as exc:
             logger.error("%s (the figure is left out)", exc)
             rows_in = rows_out = None
-        wall, cpu = timing
+        wall, cpu, wait = timing
         self.add(
             handle.component,
             year=handle.year,
             wall_s=max(0.0, wall),
-            cpu_s=max(0.0, cpu),
+            cpu_s=None if cpu is None else max(0.0, cpu),
+            wait_s=None if wait is None else max(0.0, wait),
             start_rss_mb=None if region is None else region.start_mb,
             peak_rss_mb=None if region is None else region.peak_mb,
             rows_in=rows_in,
@@ -680,6 +738,7 @@ class Run:
         year: int | None = None,
         wall_s: float,
         cpu_s: float | None = None,
+        wait_s: float | None = None,
         start_rss_mb: float | None = None,
         peak_rss_mb: float | None = None,
         rows_in: int | None = None,
@@ -689,7 +748,10 @@ class Run:
         counters: Counters | None = None,
     ) -> PhaseResult:
         """Record a phase timed elsewhere (a dbt model's run result, an external step) and judge
-        it; ``phase`` and ``@monitored`` end here too. Returns the judged result."""
+        it; ``phase`` and ``@monitored`` end here too. Returns the judged result.
+
+        ``cpu_s``: the phase's own CPU time, or None when unknown (then it is judged on wall
+        time); ``wait_s``: how long it waited for a core (run-queue wait), if known."""
         where = f"run.add({component!r})"
         _check_phase(component, year, where)
         if (
@@ -706,6 +768,8 @@ class Run:
                 acc.cpu_known = False
             else:
                 acc.cpu += float(cpu_s)
+            if wait_s is not None:
+                acc.wait += float(wait_s)
             if start_rss_mb is not None and acc.start_rss_mb is None:
                 acc.start_rss_mb = start_rss_mb
             if peak_rss_mb is not None:
@@ -753,12 +817,7 @@ class Run:
         )
         if status == "ok":
             verdict = judge_sla(record, sla)
-            regression = judge_regression(
-                wall,
-                self._references.get(key, []),
-                thresholds=self.config.thresholds,
-                min_history=self.config.min_history,
-            )
+            regression = self._regression(key, acc, wall)
         else:
             verdict = SlaResult(None, None, ())
             regression = Regression("NEW", None, None, 0, None, "failed: not judged")
@@ -786,6 +845,33 @@ class Run:
             duckdb_peak_buffer_mb=acc.duckdb_peak_buffer_mb,
             counters_note=acc.counters_note,
         )
+
+    def _regression(self, key: tuple[str, int | None], acc: _Accum, wall: float) -> Regression:
+        """CPU time when this phase's own and CPU-bound and enough reference runs have theirs,
+        else wall time (see the module docstring)."""
+        references = self._references.get(key, [])
+        cpu = acc.cpu if acc.cpu_known else None
+        cpu_bound = cpu is not None and cpu >= CPU_BOUND_FRACTION * max(wall - acc.wait, 0.0)
+        cpu_refs = [c for _, c in references if c is not None]
+        config = self.config
+        if cpu is not None and cpu_bound and len(cpu_refs) >= config.min_history:
+            return judge_regression(
+                cpu,
+                cpu_refs,
+                thresholds=config.thresholds,
+                min_history=config.min_history,
+                metric="cpu",
+            )
+        regression = judge_regression(
+            wall,
+            [w for w, _ in references],
+            thresholds=config.thresholds,
+            min_history=config.min_history,
+        )
+        if cpu is not None and cpu_bound and regression.severity == "NEW":
+            # Stored as a CPU-time figure from the start: it is one, and becomes a reference.
+            return dataclasses.replace(regression, metric="cpu", value_s=cpu)
+        return regression
 
     def _new_alerts(self, result: PhaseResult, acc: _Accum) -> list[Alert]:
         """Alerts not yet raised for this component × year (an entry repeated in a year can
@@ -827,8 +913,8 @@ class Run:
                     result.component,
                     result.year,
                     severity,
-                    f"{where} {severity} regression: {r.change_pct:+.1f}% "
-                    f"({result.wall_s:.3f} s vs median {r.reference_s:.3f} s of the last "
+                    f"{where} {severity} regression: {r.change_pct:+.1f}% {r.metric} time "
+                    f"({r.value_s:.3f} s vs median {r.reference_s:.3f} s of the last "
                     f"{r.reference_runs} runs)",
                     result,
                 )
@@ -950,7 +1036,7 @@ class Run:
         machine["id"] = self._host_key()
         return machine
 
-    def _load_references(self) -> dict[tuple[str, int | None], list[float]]:
+    def _load_references(self) -> dict[tuple[str, int | None], list[tuple[float, float | None]]]:
         """The last ``window`` values of each component × year of this pipeline on this host,
         newest first, read once (so verdicts and alerts come at each phase's end)."""
         path = self.history_path
@@ -962,14 +1048,14 @@ class Run:
             with history.open_history(path, timeout_s=HISTORY_TIMEOUT_S) as con:
                 rows = con.execute(
                     """WITH ranked AS (
-                        SELECT p.phase, p.year, p.median_s,
+                        SELECT p.phase, p.year, p.median_s, p.cpu_s,
                             row_number() OVER (PARTITION BY p.phase, p.year
                                                ORDER BY r.started_at DESC, r.run_id DESC) AS k
                         FROM performance p JOIN runs r USING (run_id)
                         WHERE r.kind = 'production' AND r.machine_id = ? AND p.nodeid = ?
                             AND coalesce(p.status, 'ok') = 'ok' AND p.median_s > 0
                     )
-                    SELECT phase, year, list(median_s ORDER BY k) FROM ranked
+                    SELECT phase, year, list([median_s, cpu_s] ORDER BY k) FROM ranked
                     WHERE k <= ? GROUP BY phase, year""",
                     [self._machine["id"], self.name, self.config.window],
                 ).fetchall()
@@ -982,7 +1068,10 @@ class Run:
                 exc,
             )
             return {}
-        return {(phase, year): [float(v) for v in values] for phase, year, values in rows}
+        return {
+            (phase, year): [(float(w), None if c is None else float(c)) for w, c in values]
+            for phase, year, values in rows
+        }
 
     def report(self, duration_s: float | None = None) -> dict[str, Any]:
         """The run as a run report (schema 1), as ``history.record_run`` stores it."""
@@ -1008,7 +1097,6 @@ class Run:
                     "thresholds": thresholds_percent(self.config.thresholds),
                     "window": self.config.window,
                     "min_history": self.config.min_history,
-                    "metric": METRIC,
                     "component_kinds": kinds,
                     "error": self.error,
                 },

@@ -58,6 +58,7 @@ class Rig:
         self.history = path / "history.duckdb"
         self.wall = ScriptedClock()
         self.cpu = ScriptedClock()
+        self.wait = ScriptedClock()
         self.memory = FakeMemory()
         self.started = datetime(2026, 11, 1, 2, 0, 0)
         self.alerts: list[monitor.Alert] = []
@@ -68,7 +69,11 @@ class Rig:
 
     def instruments(self) -> monitor.Instruments:
         return monitor.Instruments(
-            clock=self.wall, cpu_clock=self.cpu, memory=self.memory, now=self.now
+            clock=self.wall,
+            cpu_clock=self.cpu,
+            memory=self.memory,
+            now=self.now,
+            wait_clock=self.wait,
         )
 
     def run(
@@ -90,16 +95,25 @@ class Rig:
             on_alert=on_alert or self.alerts.append,
         )
 
-    def work(self, seconds: float, cpu: float | None = None) -> None:
+    def work(self, seconds: float, cpu: float | None = None, wait: float = 0.0) -> None:
+        """Work that took ``seconds`` of wall time, ``cpu`` of CPU time (default: all of it),
+        ``wait`` of it runnable but waiting for a core."""
         self.wall.advance(seconds)
         self.cpu.advance(seconds if cpu is None else cpu)
+        self.wait.advance(wait)
 
-    def night(self, seconds: dict[tuple[str, int | None], float], **kwargs: Any) -> monitor.Run:
-        """One run whose phases take the given seconds."""
+    def night(
+        self,
+        seconds: dict[tuple[str, int | None], float],
+        *,
+        cpu: dict[tuple[str, int | None], float] | None = None,
+        **kwargs: Any,
+    ) -> monitor.Run:
+        """One run whose phases take the given wall seconds (and CPU seconds, default equal)."""
         with self.run(**kwargs) as run:
             for (component, year), took in seconds.items():
                 with run.phase(component, year=year):
-                    self.work(took)
+                    self.work(took, cpu=None if cpu is None else cpu[(component, year)])
         return run
 
 

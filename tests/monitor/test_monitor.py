@@ -42,7 +42,8 @@ def test_a_phase_records_wall_cpu_memory_rows_and_is_stored_as_a_production_run(
     (row,) = stored["performance"]
     assert row["nodeid"] == "nightly"
     assert (row["phase"], row["year"], row["status"]) == ("fct_yearly_events", 2027, "ok")
-    assert (row["median_s"], row["cpu_s"], row["metric"], row["value"]) == (4.0, 3.0, "wall", 4.0)
+    # CPU-bound (3 of 4 s) and alone: a CPU-time figure, as the gate would judge it
+    assert (row["median_s"], row["cpu_s"], row["metric"], row["value"]) == (4.0, 3.0, "cpu", 3.0)
     assert (row["rows"], row["rows_in"], row["peak_rss_mb"]) == (8000, 5000, 180.0)
     assert (row["sla_seconds"], row["sla_status"], row["severity"]) == (10.0, "WITHIN_SLA", "NEW")
 
@@ -213,6 +214,70 @@ def test_a_phase_under_20_ms_gets_no_timing_class(rig):
     result = rig.night(quiet(0.015)).results[0]
     assert result.severity == "OK"
     assert "cannot carry a timing class" in result.regression.why
+
+
+def test_cpu_time_is_judged_where_it_is_the_phases_own_so_a_noisy_wall_clock_cannot_hide_x2(
+    rig,
+):
+    key = ("events", 2027)
+    for wall in (1.0, 1.6, 0.7, 1.3, 0.8):  # a loaded machine: wall time all over the place
+        rig.night({key: wall}, cpu={key: 0.5})
+    result = rig.night({key: 1.4}, cpu={key: 1.0}).results[0]
+    assert result.regression.metric == "cpu"
+    assert (result.regression.value_s, result.regression.reference_s) == (1.0, 0.5)
+    assert result.severity == "CRITICAL"
+    (alert,) = [a for a in rig.alerts if a.kind == "regression"]
+    assert "+100.0% cpu time (1.000 s vs median 0.500 s" in alert.message
+
+
+@pytest.mark.parametrize(
+    ("cpu", "wait", "metric"),
+    [
+        (0.2, 0.0, "wall"),  # waits on I/O: little CPU time to compare
+        (1.5, 2.5, "cpu"),  # CPU-bound once the time spent waiting for a core is taken out
+        (1.5, 0.0, "wall"),
+    ],
+)
+def test_a_phase_is_judged_on_cpu_time_only_when_cpu_bound(rig, cpu, wait, metric):
+    with rig.run() as run, run.phase("io", year=2025):
+        rig.work(4.0, cpu=cpu, wait=wait)
+    (row,) = history.load_run(rig.history, run.run_id)["performance"]
+    assert row["metric"] == metric
+    assert row["value"] == (cpu if metric == "cpu" else 4.0)
+
+
+def test_references_without_cpu_time_are_compared_on_wall_time(rig):
+    for _ in range(3):  # dbt-style figures: wall time only
+        with rig.run() as run:
+            run.add("model", year=2025, wall_s=1.0)
+    with rig.run() as run, run.phase("model", year=2025):
+        rig.work(2.5)
+    result = run.results[0]
+    assert result.regression.metric == "wall" and result.severity == "CRITICAL"
+
+
+def test_phases_overlapping_in_threads_keep_no_cpu_time_and_are_judged_on_wall(rig):
+    barrier = threading.Barrier(2)
+
+    def asset(run, name):
+        with run.phase(name, year=2025):
+            barrier.wait(timeout=30)
+            barrier.wait(timeout=30)
+
+    with rig.run() as run:
+        threads = [threading.Thread(target=asset, args=(run, n)) for n in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        with run.phase("after", year=2025):  # alone again
+            rig.work(1.0)
+    by_name = {r.component: r for r in run.results}
+    assert by_name["a"].cpu_s is None and by_name["b"].cpu_s is None
+    assert by_name["a"].regression.metric == "wall"
+    assert (by_name["after"].cpu_s, by_name["after"].regression.metric) == (1.0, "cpu")
+    stored = {r["phase"]: r for r in history.load_run(rig.history, run.run_id)["performance"]}
+    assert stored["a"]["cpu_s"] is None and stored["a"]["metric"] == "wall"
 
 
 def test_judge_regression_is_monotone_in_the_value():
