@@ -36,6 +36,7 @@ from pytest_simperf.measure import (
 )
 from pytest_simperf.multiyear import annotate_years, summarize_test
 from pytest_simperf.options import Settings, thresholds_percent
+from pytest_simperf.report.reasons import worst_first
 from pytest_simperf.report.terminal import NOT_JUDGED, fmt_seconds, judged_cells
 from pytest_simperf.results import PhaseRecord, TestCollector
 from pytest_simperf.stats import MEASURED_DRIFT_SESSIONS, median, severity_rank
@@ -381,7 +382,9 @@ class SimperfSession:
         growth = annotate_years(phases, growth_pct=self.settings.growth_pct)
         relpath = _relative(baseline_file, self.rootpath)
         accept = f"pytest --simperf-update-baseline '{nodeid}'"
-        for verdict, phase in zip(verdicts, phases, strict=True):
+        # Worst first (the report's table stays in phase order).
+        ranked = sorted(zip(verdicts, phases, strict=True), key=lambda pair: worst_first(pair[1]))
+        for verdict, phase in ranked:
             key = verdict.record.key
             for reason in verdict.sla.reasons:
                 failures.append(f"SLA_BREACH in {key}: {reason}")

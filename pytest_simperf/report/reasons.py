@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_simperf.stats import SEVERITY_ORDER, severity_rank
 from pytest_simperf.verdict import fails
 
 # The metric that decided a phase's class, deterministic gates first, as the verdict weighs them.
@@ -87,18 +88,31 @@ def regression_reason(phase: Mapping[str, Any]) -> str:
     return head
 
 
+def worst_first(phase: Mapping[str, Any]) -> tuple[int, int, float]:
+    """Sort key putting a test's worst phase first: its class (CRITICAL before MINOR), an SLA
+    breach before none, then the larger change. A dbt test has a phase per model and year, and
+    its real MAJOR must not come 20th of 20 in the failure list."""
+    change, severity = phase.get("change_pct"), str(phase.get("severity") or "OK")
+    return (
+        -(severity_rank(severity) if severity in SEVERITY_ORDER else 0),
+        0 if phase.get("sla_status") == "SLA_BREACH" else 1,
+        -abs(float(change)) if isinstance(change, int | float) else 0.0,
+    )
+
+
 def failure_headline(report: Mapping[str, Any], failures: Sequence[str]) -> str:
     """The first reason ``report`` (one judged test) failed, on one line.
 
-    Phases are read in the order the session lists its failures (per phase: SLA breaches, then
-    the regression), so the headline names the first of them. A failure that no phase explains
-    (an unreadable baseline file, a scaling or benchmark verdict) is given by its own first line.
+    Phases are read worst first (``worst_first``), the order the session lists its failures in
+    (per phase: SLA breaches, then the regression), so the headline names the worst. A failure
+    that no phase explains (an unreadable baseline file, a scaling or benchmark verdict) is
+    given by its own first line.
     ``(+N more)`` says the full list below holds more than this one.
     """
     reasons: list[str] = []
     recording = report.get("baseline_status") == "recorded"
     fail_on = str(report.get("fail_on") or "MINOR")
-    for phase in report.get("phases") or []:
+    for phase in sorted(report.get("phases") or [], key=worst_first):
         sla = sla_reason(phase)
         if sla is not None:
             reasons.append(sla)
