@@ -5,7 +5,10 @@ at most 2 s, and at most 100 MB of storage for that history.
 
 The history is built the way the plugin builds it, one ``record_run`` per run: 200 runs, each a
 report of 20 tests × 5 components × 5 simulation years = 500 phases, with per-run noise, slow-run
-spikes and a few step changes, two runs a day. Each query is then repeated and the median taken.
+spikes and a few step changes, two runs a day. Then ``--production-runs`` nightly production runs
+(issue 17) are written through ``pytest_simperf.monitor`` as a pipeline writes them (5 components
+× 5 years, each judged against the last 5 nights), beside the test runs; the file's growth gives
+the storage per production phase row. Each query is then repeated and the median taken.
 
     python benchmarks/bench_history.py                     # writes benchmarks/results/history.json
     python benchmarks/bench_history.py --runs 40 --repeat 3  # quicker, smaller
@@ -29,6 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pytest_simperf import history
+from pytest_simperf.options import ComponentSla
 from pytest_simperf.report.html import render_dashboard
 
 TESTS = 20
@@ -168,6 +172,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
+        "--production-runs", type=int, default=400, help="monitor runs of 25 phases (issue 17)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "history.json"
     )
     args = parser.parse_args()
@@ -184,6 +191,7 @@ def main() -> None:
             record_times.append(time.perf_counter() - t0)
         rows = len(history.load_run(path)["performance"]) * args.runs
         size_mb = path.stat().st_size / 1e6
+        production = add_production_runs(path, args.production_runs, rng, now)
 
         results: dict[str, dict[str, object]] = {}
 
@@ -216,6 +224,14 @@ def main() -> None:
         measure("report (latest run)", lambda: history.load_run(path))
         measure("compare latest~1 latest", lambda: history.compare_runs(path, "latest~1", "latest"))
         measure("dashboard data + HTML (all runs)", dashboard)
+        measure(
+            "sla --kind production (+ percentiles)",
+            lambda: (
+                history.sla_compliance(path, kind="production"),
+                history.percentiles(path, kind="production"),
+            ),
+        )
+        measure("percentiles per series, all kinds", lambda: history.percentiles(path, by="series"))
 
         def cli(*argv: str) -> None:
             subprocess.run(
@@ -229,6 +245,8 @@ def main() -> None:
             "`simperf dashboard` (new process)",
             lambda: cli("dashboard", "--out", str(Path(tmp) / "d.html")),
         )
+        if args.production_runs:
+            measure("`simperf check` (new process)", lambda: check_cli(path))
 
     import duckdb
 
@@ -248,6 +266,7 @@ def main() -> None:
             "file_mb": round(size_mb, 2),
             "dashboard_html_kb": round(page_size[-1] / 1024, 1),
         },
+        "production": production,
         "record_run_s": {
             "median": round(statistics.median(record_times), 4),
             "median_last_20": round(statistics.median(record_times[-20:]), 4),
@@ -263,6 +282,52 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(f"wrote {args.out}")
+
+
+def add_production_runs(
+    path: Path, runs: int, rng: random.Random, now: datetime
+) -> dict[str, object]:
+    """Nightly monitor runs beside the test runs; their storage and per-run cost."""
+    from pytest_simperf import monitor
+
+    before = path.stat().st_size
+    base = {c: 0.4 * (1 + i) for i, c in enumerate(COMPONENTS)}
+    config = monitor.MonitorConfig(slas=dict.fromkeys(COMPONENTS, ComponentSla(seconds=3.0)))
+    times = []
+    # A night every 6 hours over the same 100 days as the test runs (each run reads the clock
+    # twice: its start and its end).
+    start = now - timedelta(hours=6 * runs)
+    clock = iter(start + timedelta(hours=3 * i) for i in range(runs * 2 + 2))
+    instruments = monitor.Instruments(now=lambda: next(clock))
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        with monitor.run(
+            "nightly", history=path, config=config, host="bench", instruments=instruments
+        ) as run:
+            for name in COMPONENTS:
+                for y, year in enumerate(YEARS):
+                    wall = base[name] * (1 + 0.1 * y) * math.exp(rng.gauss(0, 0.05))
+                    run.add(name, year=year, wall_s=wall, cpu_s=wall * 0.9, rows_out=1000 * y)
+        times.append(time.perf_counter() - t0)
+        assert run.run_id is not None, run.history_error
+    grown = path.stat().st_size - before
+    phases = runs * len(COMPONENTS) * len(YEARS)
+    return {
+        "runs": runs,
+        "phase_rows": phases,
+        "file_growth_mb": round(grown / 1e6, 2),
+        "bytes_per_phase_row": round(grown / phases, 1) if phases else None,
+        "monitor_run_s_median": round(statistics.median(times), 4) if times else None,
+    }
+
+
+def check_cli(path: Path) -> None:
+    """``simperf check`` exits 0 or 1 (a verdict), never 2 (an error)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_simperf.cli", "check", "--history", str(path)],
+        capture_output=True,
+    )
+    assert done.returncode in (0, 1), done.stderr
 
 
 if __name__ == "__main__":
