@@ -26,7 +26,7 @@ leaves ``runner`` to the fixture too (``pytest_simperf/dbt/__init__.py`` still i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -473,13 +473,28 @@ def profile_note(project: DbtProject) -> str | None:
     return "simperf_dbt: " + "; ".join(parts) if parts else None
 
 
+def _terminal_writer(config: pytest.Config, reporter: Any) -> Callable[[str], None]:
+    """A line to the terminal from inside a running test: output capture (which holds the
+    terminal's file descriptor while a test runs) is suspended for the line."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if capture is None:
+            reporter.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    return write
+
+
 def _say(request: pytest.FixtureRequest, line: str) -> None:
     """One line on the terminal (where there is one: not in an xdist worker) and in the test's
     report sections (shown for failures and with ``-rA``)."""
     request.node.add_report_section("setup", "simperf_dbt", line)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(line)
+        _terminal_writer(request.config, reporter)(line)
 
 
 def duckdb_threads(config: pytest.Config) -> int | None:
@@ -544,6 +559,15 @@ def simperf_dbt(
     note = profile_note(project)
     if note is not None:
         _say(request, note)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:  # none in an xdist worker: its output is not shown anyway
+        from pytest_simperf.dbt.progress import ProgressPrinter
+
+        project.progress.append(
+            ProgressPrinter(
+                _terminal_writer(config, reporter), tty=bool(getattr(reporter, "isatty", False))
+            )
+        )
     simperf = request.getfixturevalue("simperf") if "simperf" in request.fixturenames else None
     return SimperfDbt(
         project, workforce, simperf=simperf, count_rows=bool(options.get("count_rows", True))

@@ -103,6 +103,28 @@ class DbtRequest:
 
 
 @dataclasses.dataclass(frozen=True)
+class YearProgress:
+    """Where a multi-year run stands, after each step (``kind="step"``) and each year
+    (``kind="year"``): what a progress line says while a long run works."""
+
+    kind: str
+    year: int
+    round: int
+    rounds: int
+    #: The year's position in the run (1-based) and how many years the run has.
+    index: int
+    years: int
+    rebuild: bool
+    #: The step's label (``kind="step"``); ``None`` for a year.
+    step: str | None
+    #: Models, seeds and snapshots dbt built in the step or the year.
+    models: int
+    seconds: float
+    #: Steps the year has.
+    steps: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
 class DbtInvocation:
     """One dbt command: what was asked, how long it took, and each node's result.
 
@@ -506,6 +528,10 @@ class DbtProject:
         self.around_step: Callable[[DbtRequest], AbstractContextManager[Any]] = lambda _request: (
             nullcontext()
         )
+        #: Called after each step and each year of ``run_years``/``rebuild_year`` (progress).
+        self.progress: list[Callable[[YearProgress], None]] = []
+        #: The clock progress is timed with (injectable for tests).
+        self.clock: Callable[[], float] = time.perf_counter
         #: Never-compiled manifests by ``parse_key``, least recently used first.
         self._manifests: OrderedDict[str, Any] = OrderedDict()
         #: How many times this project parsed (reused parses do not count).
@@ -796,9 +822,12 @@ class DbtProject:
         if self.start_year is None:
             self.start_year = ordered[0]
         built: list[DbtInvocation] = []  # loops, not comprehensions: no frame of ours in
-        for _ in range(rounds):  # the traceback of a failing model (``__tracebackhide__``)
+        for round_ in range(rounds):  # the traceback of a failing model (``__tracebackhide__``)
             for index, year in enumerate(ordered):
-                self._run_year(steps, year, vars, first_year=index == 0, rebuild=False, out=built)
+                where = (round_ + 1, rounds, index + 1, len(ordered))
+                self._run_year(
+                    steps, year, vars, first_year=index == 0, rebuild=False, out=built, where=where
+                )
         return built
 
     def rebuild_year(
@@ -822,8 +851,11 @@ class DbtProject:
         year = _year(year)
         steps = _steps_for("rebuild_year", sequence, command, select, exclude, selector, None)
         built: list[DbtInvocation] = []
-        for _ in range(rounds):
-            self._run_year(steps, year, vars, first_year=False, rebuild=True, out=built)
+        for round_ in range(rounds):
+            where = (round_ + 1, rounds, 1, 1)
+            self._run_year(
+                steps, year, vars, first_year=False, rebuild=True, out=built, where=where
+            )
         return built
 
     def _run_year(
@@ -835,12 +867,26 @@ class DbtProject:
         first_year: bool,
         rebuild: bool,
         out: list[DbtInvocation],
+        where: tuple[int, int, int, int] = (1, 1, 1, 1),
     ) -> None:
-        """Run every step of ``steps`` for ``year``, appending dbt's invocations to ``out``."""
+        """Run every step of ``steps`` for ``year``, appending dbt's invocations to ``out``;
+        ``where`` is (round, rounds, index of the year, years) for the progress events."""
         __tracebackhide__ = True
+        year_started = self.clock()
+        year_models = 0
+
+        def report(kind: str, step: str | None, models: int, started: float) -> None:
+            event = YearProgress(
+                kind, year, *where, rebuild, step, models, self.clock() - started, len(steps)
+            )
+            for listener in self.progress:
+                listener(event)
+
         for step in steps:
+            started = self.clock()
             if isinstance(step, PythonStep):
                 self.run_python_step(step, year, rebuild=rebuild)
+                report("step", step.label, 0, started)
                 continue
             step_vars = {**(vars or {}), **(step.vars or {})}
             out.append(
@@ -856,6 +902,10 @@ class DbtProject:
                     step=step.key if len(steps) > 1 or step.name else None,
                 )
             )
+            models = len(out[-1].models)
+            year_models += models
+            report("step", step.label, models, started)
+        report("year", None, year_models, year_started)
 
     def run_python_step(self, step: PythonStep, year: int, *, rebuild: bool = False) -> Any:
         """Call a Python step, ``fn(project, year)``, inside ``around_step``; an exception

@@ -55,6 +55,15 @@ def test_each_model_and_year_becomes_a_phase(project, run, read_json, shipped_mo
     )
     result = run("--simperf", "--simperf-json=report.json", subprocess=True)
     result.assert_outcomes(passed=1)
+    # Progress, one line per year (pytest's output here is not a terminal).
+    result.stdout.fnmatch_lines(
+        [
+            "simperf_dbt: 2025 (1/2) built: 12 models in * s",
+            "simperf_dbt: 2026 (2/2) built: 12 models in * s",
+            "simperf_dbt: rebuild of 2025, round 1/2 built: 12 models in * s",
+            "simperf_dbt: rebuild of 2025, round 2/2 built: 12 models in * s",
+        ]
+    )
     phases = phases_of(read_json(project.path / "report.json"))
     for year in (2025, 2026):
         for name in (*shipped_models, "dbt_total", "dbt_overhead", "dbt_parse"):
