@@ -7,8 +7,9 @@ attributes (``stats``, ``disabled``, ``group``, ``extra_info``). Without pytest-
 here runs and nothing else changes.
 
 Which tests: a ``benchmark`` test with ``sla`` (or a ``simperf`` marker) is a perf test by the
-core's rule, skipped without ``--simperf``. Under ``--simperf`` every ``benchmark`` test is
-measured; without it a plain ``benchmark`` test stays pytest-benchmark's alone.
+core's rule (without ``--simperf`` it runs as an ordinary pytest-benchmark test, or is skipped
+with ``--simperf-skip``). Under ``--simperf`` every ``benchmark`` test is measured; without it a
+plain ``benchmark`` test stays pytest-benchmark's alone.
 
 When: pytest-benchmark runs its rounds inside the test body, and the core judges a test as soon
 as the body returns, before fixture teardown. So the rounds are read by a
@@ -67,7 +68,7 @@ class BenchmarkHooks:
         """Under ``--simperf``, make every ``benchmark`` test a perf test timed by its rounds.
 
         Runs after the core's ``tryfirst`` hook, which stored each test's parsed markers under
-        ``SPEC_KEY`` and skipped perf tests without ``--simperf``. ``uses_fixture`` tells the
+        ``SPEC_KEY`` (under ``--simperf``). ``uses_fixture`` tells the
         core not to time the whole call: pytest-benchmark's calibration is not the work.
         """
         if not simperf_enabled(config):
