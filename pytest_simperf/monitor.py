@@ -47,6 +47,7 @@ import contextvars
 import dataclasses
 import functools
 import inspect
+import itertools
 import logging
 import math
 import os
@@ -548,6 +549,7 @@ class Run:
         self._references: dict[tuple[str, int | None], list[tuple[float, float | None]]] = {}
         # Phases open now: token -> [thread, overlapped by another thread's phase?]
         self._open: dict[int, list[Any]] = {}
+        self._tokens = itertools.count()
         self._memory: MemoryTracker | None = None
         self._hub: CounterHub | None = None
         self._token: contextvars.Token[Run | None] | None = None
@@ -683,9 +685,7 @@ class Run:
         """Register an open phase; phases open in other threads now overlap it, and it them."""
         me = threading.get_ident()
         with self._lock:
-            token = id(object()) ^ len(self._open) << 48
-            while token in self._open:
-                token += 1
+            token = next(self._tokens)
             entry = [me, False]
             for other in self._open.values():
                 if other[0] != me:
