@@ -50,6 +50,7 @@ import inspect
 import itertools
 import logging
 import math
+import operator
 import os
 import threading
 import time
@@ -483,11 +484,16 @@ def current_run() -> Run | None:
 
 
 def _check_count(value: Any, what: str) -> int | None:
+    """A row count: an int ≥ 0, or any integer type (numpy's, from ``len`` of a frame)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < 0:
         raise UsageError(f"{what} must be a whole number ≥ 0, got {value!r}")
-    return int(value)
+    return number
 
 
 def _check_phase(component: Any, year: Any, where: str) -> None:

@@ -547,6 +547,25 @@ def test_bad_calls_are_usage_errors_naming_the_call(rig, call, message):
         pass
 
 
+def test_rows_may_be_any_integer_type_and_a_bad_one_is_left_out_with_a_log_line(rig, caplog):
+    class Int64:  # numpy's integers are not int, but are integers
+        def __index__(self):
+            return 12
+
+    with rig.run() as run:
+        with run.phase("a", rows_in=Int64()) as phase:
+            phase.rows_out = Int64()
+        with (
+            caplog.at_level(logging.ERROR, logger="pytest_simperf.monitor"),
+            run.phase("b") as phase,
+        ):
+            phase.rows_out = 2.5  # set inside the block: logged, the phase still recorded
+    by_name = {r.component: r for r in run.results}
+    assert (by_name["a"].rows_in, by_name["a"].rows_out) == (12, 12)
+    assert by_name["b"].rows_out is None and by_name["b"].status == "ok"
+    assert any("rows_out must be a whole number" in r.getMessage() for r in caplog.records)
+
+
 def test_bad_run_arguments_are_usage_errors(rig):
     with pytest.raises(UsageError, match="name must be a non-empty string"):
         monitor.run("")
