@@ -298,7 +298,7 @@ def test_failing_model_fails_the_test_and_keeps_the_baseline(project, run):
     assert baseline.read_bytes() == recorded
 
 
-def test_gate_classes_a_quadratic_model_as_a_major_regression(project, run, read_json):
+def test_gate_classes_a_quadratic_model_critical_through_its_counters(project, run, read_json):
     """The pathological fct_yearly_events (same rows, quadratic cost) against the baseline of
     the standard one, recorded minutes earlier on this machine: caught on its rebuilds, which
     are judged on their own five samples a side. Three years of history at 3,000 employees make
