@@ -192,11 +192,14 @@ def main() -> int:
     ).stdout.strip()
     env = {**os.environ, "PYTHONPATH": str(package), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_ADDOPTS", None)
+    # Never from the checkout's folder: Python puts the current folder first on sys.path.
+    outside = tempfile.gettempdir()
     probe = subprocess.run(
         [sys.executable, "-c", "import pytest_simperf; print(pytest_simperf.__file__)"],
         env=env,
         capture_output=True,
         text=True,
+        cwd=outside,
     )
     if not probe.stdout.strip().startswith(str(package)):
         print(f"pytest_simperf does not come from {package}: {probe.stdout}{probe.stderr}")
@@ -218,7 +221,7 @@ def main() -> int:
     if not args.skip_parse:
         print("parse time with and without manifest reuse")
         proc = subprocess.run(
-            [sys.executable, "-c", PARSE], env=env, capture_output=True, text=True
+            [sys.executable, "-c", PARSE], env=env, capture_output=True, text=True, cwd=outside
         )
         line = next((x for x in proc.stdout.splitlines() if x.startswith("PARSE_RESULT ")), None)
         if line is None:
