@@ -251,7 +251,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             (
                 p["nodeid"],
                 _key(p),
-                gate.label,
+                gate.label + ("*" if gate.inferred else ""),
                 gate.fmt(gate.value),
                 gate.fmt(gate.baseline_value),
                 fmt_pct(gate.change_pct),
@@ -268,6 +268,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
             {3, 4, 5, 8, 9},
         )
     )
+    if any(judged(p).inferred for p in perf):
+        print(
+            "\n* recorded before the history named the judged metric: the clock the verdict "
+            "compared where known (CPU time), else wall time"
+        )
     return 0
 
 

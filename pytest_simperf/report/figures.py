@@ -112,8 +112,11 @@ def judged(phase: Mapping[str, Any]) -> Judged:
             _num(phase.get("baseline_value")),
             _num(phase.get("change_pct")),
         )
-    # Recorded before the verdict named its metric: the clock it compared when known.
-    if phase.get("time_metric") == "cpu" and phase.get("cpu_s") is not None:
+    # Recorded before the verdict named its metric: the clock it compared when known (a report's
+    # ``time_metric``), else CPU time when recorded (a history row keeps no ``time_metric``; a
+    # CPU-bound region was judged on it), else wall time.
+    clock = phase.get("time_metric", "cpu")
+    if clock == "cpu" and phase.get("cpu_s") is not None:
         return Judged(
             "cpu",
             _num(phase.get("cpu_s")),

@@ -214,7 +214,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             )
             for t, p in breaches + warnings
         ]
-        lines += [*_table(("Test", "Phase", "Time", "SLA", "Used", "Status"), rows), ""]
+        lines += [*_table(("Test", "Phase", "Wall", "SLA", "Used", "Status"), rows), ""]
 
     if plan_changes:
         lines += ["### Plan changes (deterministic counters)", ""]

@@ -119,3 +119,16 @@ def test_a_series_follows_its_latest_judged_metric(tmp_path, make_report):
     (row,) = history.trend(path)
     assert row["metric"] == "rows_scanned"
     assert (row["min"], row["max"], row["latest"]) == (30_000, 90_000, 90_000)
+
+
+def test_report_of_a_run_from_before_the_metric_says_which_clock_it_shows(
+    tmp_path, make_report, capsys
+):
+    path = tmp_path / "h.duckdb"
+    run_id = _record(path, make_report, 0, metric=None)
+    assert main(["report", run_id, "--history", str(path)]) == 0
+    out = capsys.readouterr().out
+    phases = [line for line in out.splitlines() if "step@" in line]
+    assert len(phases) == len(YEARS)
+    assert all(" cpu* " in line for line in phases), out
+    assert "* recorded before the history named the judged metric" in out
