@@ -298,3 +298,43 @@ def test_plan_changes_instructions_and_production_runs_are_drawn(chromium, make_
     scanned = canvases[titles.index("Rows scanned per run (plan changes ◆)")]
     assert float(scanned["data-y-min"]) <= 30_000 and float(scanned["data-y-max"]) >= 90_000
     assert "□ production run" in dom.stdout
+
+
+def test_components_are_ordered_by_their_largest_recent_slowdown(make_report, tmp_path):
+    """A regression in the latest run (too new to be a step) outranks an older, smaller step;
+    a component that only got faster ranks with the quiet ones."""
+    path = tmp_path / "history.duckdb"
+    start = history._utcnow().replace(microsecond=0) - timedelta(days=20)
+    runs = 16
+
+    def factor(i: int):
+        def f(nodeid: str, component: str, year: int | None) -> float:
+            if component == "older_step" and i >= 6:
+                return 1.25
+            if component == "latest_run" and i == runs - 1:
+                return 1.7
+            if component == "faster" and i >= 6:
+                return 0.6
+            return 1.0
+
+        return f
+
+    for i in range(runs):
+        report = make_report(
+            started_at=start + timedelta(days=i),
+            seed=i,
+            noise=0.01,
+            tests=("t.py::test_x",),
+            components={"older_step": 0.2, "latest_run": 0.3, "faster": 0.4, "quiet": 0.5},
+            years=(None,),
+            slas={},
+            factor=factor(i),
+        )
+        history.record_run(path, report)
+    comps = history.dashboard_data(path)["components"]
+    assert [c["phase"] for c in comps[:2]] == ["latest_run", "older_step"]
+    assert "in the latest run" in comps[0]["attention"]["why"]
+    assert comps[0]["attention"]["run"] == runs - 1
+    assert "step +" in comps[1]["attention"]["why"] and comps[1]["attention"]["run"] == 6
+    assert {c["phase"] for c in comps[2:]} == {"faster", "quiet"}
+    assert all(c["attention"]["score"] == 0 for c in comps[2:])
