@@ -387,8 +387,8 @@ def noise_tips(
     """What would shrink the noise margin, from what dominates it (not the threshold tip).
 
     Jitter within the run (short rounds, few of them, DuckDB threads contending) and drift
-    between sessions call for different fixes; pooling more recording sessions only helps while
-    the baseline has fewer than two, and is not advised once it has them.
+    between sessions call for different fixes. Pooling recording sessions helps only until the
+    drift is measured (``MEASURED_DRIFT_SESSIONS``): after that it is advised no more.
     """
     tips: list[str] = []
     if within >= drift:
@@ -400,11 +400,19 @@ def noise_tips(
         tips.append(
             "pin DuckDB to threads=1 (timings turn bimodal when threads outnumber free cores)"
         )
+    elif sessions is not None and sessions >= MEASURED_DRIFT_SESSIONS:
+        tips.append(
+            f"the drift between sessions (±{100 * drift:.0f}%) dominates, measured over the"
+            f" {sessions} recording sessions already pooled: run on a quieter or dedicated"
+            " machine, or gate on instruction counts (--simperf-instructions), which do not drift"
+        )
     elif sessions is not None and sessions >= 2:
         tips.append(
-            f"the drift between sessions (±{100 * drift:.0f}%) dominates, with {sessions}"
-            " recording sessions already pooled: run on a quieter or dedicated machine, or"
-            " gate on instruction counts (--simperf-instructions), which do not drift"
+            f"the drift between sessions dominates, still assumed (±{100 * drift:.0f}%): it is"
+            f" measured from {MEASURED_DRIFT_SESSIONS} recording sessions and the baseline pools"
+            f" {sessions}, so one more `pytest --simperf-add-baseline-session` replaces the"
+            " assumption with the measurement; else run on a quieter machine or gate on"
+            " instruction counts (--simperf-instructions)"
         )
     else:
         tips.append(

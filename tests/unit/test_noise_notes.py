@@ -39,14 +39,20 @@ def test_one_line_per_component_with_its_years_and_margin_range():
 
 
 def test_pooled_baselines_are_not_told_to_pool_more():
-    for sessions in (2, 3, 5):
+    for sessions in (3, 5):
         tips = noise_tips(within=0.01, drift=0.07, n_min=21, current_s=0.3, sessions=sessions)
         text = " ".join(tips)
         assert "pool more" not in text and "--simperf-add-baseline-session" not in text
-        assert f"{sessions} recording sessions already pooled" in text
+        assert f"measured over the {sessions} recording sessions already pooled" in text
         assert "--simperf-instructions" in text
+    # two sessions: the drift is still the assumed prior (it is measured from three), and the
+    # note says so, naming the one session that would replace the assumption
+    two = " ".join(noise_tips(within=0.01, drift=0.07, n_min=21, current_s=0.3, sessions=2))
+    assert "still assumed" in two and "the baseline pools 2" in two
+    assert "one more `pytest --simperf-add-baseline-session`" in two
+    assert "pool more recording sessions" not in two
     single = " ".join(noise_tips(within=0.01, drift=0.07, n_min=7, current_s=0.3, sessions=1))
-    assert "--simperf-add-baseline-session" in single
+    assert "pool more recording sessions" in single
 
 
 def test_within_run_jitter_on_short_rounds_says_so():
