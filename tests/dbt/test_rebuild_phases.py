@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -133,7 +134,12 @@ def test_rebuild_run_is_timed_as_its_own_total_but_parses_as_any_other(recorded)
 def test_rebuild_year_marks_its_invocations(tmp_path, monkeypatch):
     project = DbtProject(SHIPPED, tmp_path / "db.duckdb", tmp_path / "work")
     seen: list[dict] = []
-    monkeypatch.setattr(project, "invoke", lambda command, **kwargs: seen.append(kwargs))
+
+    def invoke(command, **kwargs):
+        seen.append(kwargs)
+        return SimpleNamespace(models=())  # what the progress events read
+
+    monkeypatch.setattr(project, "invoke", invoke)
     project.rebuild_year(2027, rounds=2)
     assert [kwargs["rebuild"] for kwargs in seen] == [True, True]
     assert [kwargs["year"] for kwargs in seen] == [2027, 2027]
