@@ -40,10 +40,13 @@ def test_workforce_simulation_five_years(simperf, simperf_dbt):
     years = simperf_dbt.simulation_years
     assert years == [2025, 2026, 2027, 2028, 2029]
     year = yearly_sequence()
-    builds = simperf_dbt.run_years(rounds=ROUNDS, sequence=year)
-    assert len(builds) == ROUNDS * len(years) * 4  # four dbt invocations a year
+    # Unmeasured (a plain `pytest`, no --simperf) one build checks the same results: the extra
+    # rounds are there for samples only.
+    rounds = ROUNDS if simperf.measuring else 1
+    builds = simperf_dbt.run_years(rounds=rounds, sequence=year)
+    assert len(builds) == rounds * len(years) * 4  # four dbt invocations a year
     # Re-running a year that is already built is where history-rewriting strategies hide.
-    simperf_dbt.rebuild_year(years[2], rounds=2, sequence=year)
+    simperf_dbt.rebuild_year(years[2], rounds=2 if simperf.measuring else 1, sequence=year)
 
     headcount = simperf_dbt.query(
         "select simulation_year, count(*) from fct_workforce_snapshot "
