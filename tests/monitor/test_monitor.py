@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -437,6 +438,50 @@ def test_concurrent_phases_from_threads_each_get_their_own_figures_and_counters(
         (2027, 3000),
         (2028, 4000),
     ]
+
+
+def test_a_phase_ending_while_another_threads_statement_runs_leaves_that_statement_alone(
+    tmp_path,
+):
+    """Thread A's query is held inside DuckDB, reading a named pipe nobody has written yet,
+    while thread B's phase ends: B's end must not read or drain A's connection (that would race
+    A), and both phases still count exactly their own work. Opening the pipe for writing
+    returns only once DuckDB has opened it for reading: the order is certain, nothing sleeps."""
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE a AS SELECT range AS i FROM range(500)")
+    con.execute("CREATE TABLE b AS SELECT range AS i FROM range(700)")
+    failures: list[BaseException] = []
+    query = (
+        f"SELECT count(*) FROM read_csv('{fifo}', header=true, columns={{'i': 'BIGINT'}}) AS x "
+        "JOIN a USING (i)"
+    )
+    counted: list[int] = []
+
+    def thread_a(run, cursor):
+        try:
+            with run.phase("a", year=2025):
+                counted.append(cursor.execute(query).fetchall()[0][0])
+        except BaseException as exc:
+            failures.append(exc)
+
+    with monitor.run("held", history=tmp_path / "h.duckdb", config=monitor.MonitorConfig()) as run:
+        a, b = run.track(con.cursor()), run.track(con.cursor())
+        reader = threading.Thread(target=thread_a, args=(run, a))
+        reader.start()
+        with fifo.open("w") as pipe:  # returns once A's statement is inside DuckDB
+            assert a.simperf_tracker.running_elsewhere()
+            with run.phase("b", year=2025):
+                b.execute("SELECT i FROM b WHERE i % 7 <> 100").fetchall()
+            pipe.write("i\n1\n2\n3\n")
+        reader.join(timeout=60)
+    assert not failures and counted == [3]
+    by_name = {r.component: r for r in run.results}
+    assert by_name["b"].rows_scanned == 700 and by_name["b"].counters_note is None
+    # 500 rows of table a and the pipe's 3, complete: read by A's own thread once it finished
+    # (read from B's, DuckDB refuses: "connection is busy with another call")
+    assert (by_name["a"].rows_scanned, by_name["a"].counters_note) == (503, None)
 
 
 def test_a_worker_thread_finds_the_only_active_run_and_activate_picks_one_of_several(rig):
