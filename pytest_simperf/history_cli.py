@@ -182,6 +182,8 @@ def _key(row: dict[str, Any], phase_field: str = "phase") -> str:
 def _run_header(run: dict[str, Any]) -> str:
     commit = run.get("git_commit")
     bits = [f"run {run['run_id']}", str(run.get("started_at") or "")]
+    if run.get("kind") == "production":  # a monitored pipeline run (pytest_simperf.monitor)
+        bits.append(f"production {run.get('run_name') or ''}".rstrip())
     if commit:
         bits.append(f"commit {str(commit)[:12]}{' (dirty)' if run.get('git_dirty') else ''}")
     if run.get("machine_id"):
@@ -290,6 +292,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         (
             r["run_id"],
             r["started_at"],
+            r.get("kind") or "test",
+            r.get("run_name"),
             (str(r["git_commit"])[:10] if r["git_commit"] else None),
             "yes" if r["git_dirty"] else ("no" if r["git_dirty"] is False else None),
             r["tests"],
@@ -300,7 +304,9 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     ]
     print(
         _table(
-            ("run", "started (UTC)", "commit", "dirty", "tests", "phases", "exit"), rows, {4, 5, 6}
+            ("run", "started (UTC)", "kind", "name", "commit", "dirty", "tests", "phases", "exit"),
+            rows,
+            {6, 7, 8},
         )
     )
     return 0

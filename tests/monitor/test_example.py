@@ -157,6 +157,10 @@ def test_report_sla_trend_and_dashboard_show_production_beside_test_runs(nights,
     path = str(nights["path"])
     code, out = simperf("report", "--history", path, capsys=capsys)
     assert code == 0 and f"fct_yearly_events@{SLOW_YEAR}" in out
+    assert "production five_year_simulation" in out.splitlines()[0]
+    code, out = simperf("runs", "--history", path, capsys=capsys)
+    kinds = [line.split()[2] for line in out.splitlines()[2:]]
+    assert code == 0 and sorted(set(kinds)) == ["production", "test"]
 
     code, out = simperf("sla", "--history", path, "--json", capsys=capsys)
     assert code == 0
