@@ -568,8 +568,10 @@ class Run:
     def __enter__(self) -> Run:
         from pytest_simperf.measure import MemoryTracker, default_memory_reader
 
-        if self.active:
-            raise UsageError(f"monitor.run({self.name!r}) is already running")
+        if self.active or self._started is not None:
+            raise UsageError(
+                f"monitor.run({self.name!r}) is entered once: call monitor.run() for a new run"
+            )
         inst = self.instruments
         self._memory = MemoryTracker(inst.memory or default_memory_reader())
         self._started = inst.now()

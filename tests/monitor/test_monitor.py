@@ -618,6 +618,11 @@ def test_bad_run_arguments_are_usage_errors(rig):
         monitor.run("x", on_alert="pager")
     with pytest.raises(UsageError, match="is not running"), monitor.run("x").phase("y"):
         pass
+    run = rig.run()
+    with run:
+        pass
+    with pytest.raises(UsageError, match="is entered once"), run:
+        pass
 
 
 def test_importing_the_monitor_imports_neither_duckdb_pytest_nor_dbt():
