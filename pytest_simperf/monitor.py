@@ -52,6 +52,7 @@ import logging
 import math
 import operator
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -685,13 +686,15 @@ class Run:
                     )
         except BaseException as exc:
             # Memory and counters are final once their regions have closed, as here.
+            self._close_phase(token)  # if opening a region failed before the block ran
             self._finish(handle, timing, region, counters, _error_text(exc), kind)
             raise
         self._finish(handle, timing, region, counters, None, kind)
 
     def _open_phase(self) -> int:
-        """Register an open phase; phases open in other threads now overlap it, and it them."""
-        me = threading.get_ident()
+        """Register an open phase; phases open in other threads (or other asyncio tasks of this
+        thread) now overlap it, and it them: their CPU time mixes with its own."""
+        me = _owner()
         with self._lock:
             token = next(self._tokens)
             entry = [me, False]
@@ -702,10 +705,10 @@ class Run:
         return token
 
     def _close_phase(self, token: int) -> bool:
-        """Unregister; True if no other thread's phase was open at any time during it."""
+        """Unregister (idempotent); True if no other thread's phase was open during it."""
         with self._lock:
-            entry = self._open.pop(token)
-        return not entry[1]
+            entry = self._open.pop(token, None)
+        return entry is not None and not entry[1]
 
     def _finish(
         self,
@@ -1149,6 +1152,18 @@ class Run:
             len(self._results),
             len(self.alerts),
         )
+
+
+def _owner() -> tuple[int, int | None]:
+    """Who runs a phase: this thread, and the asyncio task within it (if one is running)."""
+    task: object | None = None
+    asyncio = sys.modules.get("asyncio")  # never imported for this: only if the caller did
+    if asyncio is not None:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no running event loop in this thread
+            task = None
+    return threading.get_ident(), None if task is None else id(task)
 
 
 def _order(key: tuple[str, int | None]) -> tuple[str, bool, int]:

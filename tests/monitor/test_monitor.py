@@ -383,6 +383,25 @@ def test_async_functions_are_monitored(rig):
     assert (result.year, result.wall_s, result.rows_out) == (2030, 0.25, 3)
 
 
+def test_coroutines_interleaving_in_one_thread_keep_no_cpu_time(rig):
+    @monitored("fetch")
+    async def fetch(name, started, other_started):
+        started.set()
+        await other_started.wait()  # both phases are open together, in one thread
+        rig.work(0.5)
+        return [name]
+
+    async def both():
+        a, b = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(fetch("a", a, b), fetch("b", b, a))
+
+    with rig.run() as run:
+        asyncio.run(both())
+    (result,) = run.results  # one component: the two entries are one figure
+    assert sorted(result.parts) == [0.5, 1.0] and result.cpu_s is None  # b ran inside a
+    assert result.regression.metric == "wall"
+
+
 # -- threads -----------------------------------------------------------------------------------
 
 
