@@ -193,8 +193,15 @@ def test_bad_ini_scale_is_a_usage_error(pytester):
 def test_too_big_for_memory_fails_the_test_clearly(pytester):
     pytester.makeconftest(
         """
+        import importlib
+
         import pytest
-        from pytest_simperf.workforce import generate
+
+        # import_module, not `from pytest_simperf.workforce import generate`: pytester rolls
+        # sys.modules back after each in-process run, but the package keeps its attribute to
+        # a generate module an earlier run imported; the fixture's fresh import would not see
+        # a patch on that stale module.
+        generate = importlib.import_module("pytest_simperf.workforce.generate")
 
         @pytest.fixture(autouse=True)
         def no_memory(monkeypatch):  # undone after the test: pytester runs in this process
