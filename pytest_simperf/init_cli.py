@@ -68,15 +68,20 @@ ACTIVE_HEADCOUNT = """
 """
 HEADCOUNT_BY_DEPARTMENT = """
     SELECT department, level_id, count(*) AS headcount,
-           sum(employee_gross_compensation) AS payroll
-    FROM census
-    WHERE active
+           sum(employee_gross_compensation) AS payroll, max(pay_rank) AS lowest_pay_rank
+    FROM (
+        SELECT *, rank() OVER (
+            PARTITION BY department ORDER BY employee_gross_compensation DESC
+        ) AS pay_rank
+        FROM census
+        WHERE active
+    )
     GROUP BY ALL
     ORDER BY ALL
 """
 
 
-@pytest.mark.workforce(employees=20_000, years=3, seed=7)
+@pytest.mark.workforce(employees=100_000, years=3, seed=7)
 @pytest.mark.sla(seconds=5, memory_mb=500)
 def test_yearly_events(simperf, simperf_workforce):
     """One phase per simulation year: a slowdown is reported as `yearly_events@2026`."""
@@ -96,7 +101,7 @@ def test_yearly_events(simperf, simperf_workforce):
         assert con.execute(ACTIVE_HEADCOUNT, [year]).fetchone()[0] == headcount
 
 
-@pytest.mark.workforce(employees=20_000, years=3, seed=7)
+@pytest.mark.workforce(employees=100_000, years=3, seed=7)
 def test_headcount_by_department(simperf, simperf_workforce):
     """No sla marker: the phase's limit comes from [tool.simperf.sla] in pyproject.toml."""
     con = simperf_workforce.con

@@ -398,7 +398,8 @@ def noise_tips(
         if n_min < 15:
             tips.append(f"raise the rounds (now {n_min}; the margin shrinks with √rounds)")
         tips.append(
-            "pin DuckDB to threads=1 (timings turn bimodal when threads outnumber free cores)"
+            "if DuckDB runs more threads than there are free cores, pin it to threads=1"
+            " (timings turn bimodal then)"
         )
     elif sessions is not None and sessions >= MEASURED_DRIFT_SESSIONS:
         tips.append(
