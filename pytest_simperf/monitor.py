@@ -460,6 +460,7 @@ class _Accum:
     rows_in: int | None = None
     rows_out: int | None = None
     errors: list[str] = dataclasses.field(default_factory=list)
+    last_failed: bool = False  # a retry that succeeded makes the component succeed
     kind: str | None = None
     rows_scanned: int | None = None
     intermediate_rows: int | None = None
@@ -791,6 +792,7 @@ class Run:
                 acc.rows_out = (acc.rows_out or 0) + rows_out
             if error is not None:
                 acc.errors.append(error)
+            acc.last_failed = error is not None
             acc.kind = kind or acc.kind
             if counters is not None and counters.statements:
                 acc.rows_scanned = (acc.rows_scanned or 0) + counters.rows_scanned
@@ -814,7 +816,7 @@ class Run:
 
         component, year = key
         wall = sum(acc.parts)
-        status = "failed" if acc.errors else "ok"
+        status = "failed" if acc.last_failed else "ok"
         sla = effective_sla(component, [], self.config.slas)
         record = PhaseRecord(
             name=component,

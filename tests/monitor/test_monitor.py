@@ -305,6 +305,21 @@ def test_a_component_entered_twice_in_a_year_is_one_figure_alerted_once(rig):
     assert (row["median_s"], row["rounds"], row["samples_s"]) == (6.0, 3, [2.0, 2.0, 2.0])
 
 
+def test_a_retry_that_succeeds_makes_the_component_succeed_and_costs_both_attempts(rig):
+    with rig.run() as run:
+        for attempt, fail in enumerate((True, False)):
+            try:
+                with run.phase("load", year=2025):
+                    rig.work(1.0 + attempt)
+                    if fail:
+                        raise TimeoutError("lock wait")
+            except TimeoutError:
+                pass
+    (result,) = run.results
+    assert (result.status, result.wall_s, result.error) == ("ok", 3.0, "TimeoutError: lock wait")
+    assert [a.kind for a in rig.alerts] == ["failure"]  # the failed attempt was announced
+
+
 def test_yoy_and_cumulative_come_from_the_history(rig):
     run = rig.night({("scd", 2025): 1.0, ("scd", 2026): 1.5, ("scd", 2027): 3.0})
     rows = history.load_run(rig.history, run.run_id)["performance"]
