@@ -18,8 +18,8 @@ Choices, and why (docs/monitoring.md has the long form):
   any work runs.
 - **Judged on CPU time where it belongs to the phase, else wall time** (the gate's rule,
   ``verdict.time_metric``): on a shared machine a neighbour's load moves wall time by tens of
-  percent and the process's CPU time by a few (measured with the example below: wall
-  0.115-0.380 s, CPU 0.096-0.110 s for the same step). CPU time is used when the phase is
+  percent and the process's CPU time by a few (examples/five_year_simulation.py's events step,
+  night to night here: wall 0.115-0.380 s, CPU 0.096-0.110 s). CPU time is used when the phase is
   CPU-bound (CPU ≥ half its wall time less the time it waited for a core) and ran alone: while
   another thread's phase was open, process CPU time includes that phase's work (thread CPU time
   would miss DuckDB's workers), so such a phase stores no CPU time and is judged on wall time.
@@ -35,8 +35,8 @@ Choices, and why (docs/monitoring.md has the long form):
   verdict is the one alerted on.
 - **Thread-safe.** Phases may run concurrently in threads; each is its own measurement. Threads
   do not inherit context variables, so a decorated function in a worker thread finds the run
-  through the one run active in the process (several at once: it must be called inside
-  ``run.phase`` or with the run made current by ``run.activate()``).
+  through the one run active in the process (with several active at once, the thread makes its
+  run current with ``run.activate()``; otherwise the call is not recorded).
 - **Cheap to import.** No duckdb, pytest or dbt at import time; the engine loads on first use.
 """
 
