@@ -412,11 +412,7 @@ def judge_time(
     )
     first = dataclasses.replace(first, why=f"{metric} time {first.why} [{drift_note}]")
     needed = record.meta.get("time_min_samples")
-    if (
-        isinstance(needed, int)
-        and min(len(base_samples), len(current)) < needed
-        and sessions < MEASURED_DRIFT_SESSIONS
-    ):
+    if isinstance(needed, int) and min(len(base_samples), len(current)) < needed:
         return _unclassed_few_samples(first, record, baseline, needed)
     if (
         len(base_samples) == 1
@@ -459,15 +455,12 @@ def judge_time(
 def _unclassed_few_samples(
     first: TimeComparison, record: PhaseRecord, baseline: Mapping[str, Any], needed: int
 ) -> TimeComparison:
-    """A phase that asks for ``needed`` samples a side (``meta["time_min_samples"]``; the dbt
-    fixture's model phases) and has fewer, against a baseline whose between-session noise was
-    not measured: its time change is reported, never classed. One dbt model run of 50 ms moves
-    by +50% to +265% between unchanged sessions; its exact DuckDB counters gate it instead."""
+    """A phase that asks for ``needed`` samples a side (``meta["time_min_samples"]``: the dbt
+    fixture's phases) and has fewer: its time change is reported, never classed. One dbt model
+    run of 50 ms moves by +50% to +265% between unchanged sessions, and a noise floor learned
+    from three baseline sessions did not contain it; its exact DuckDB counters gate it."""
     counted = record.rows_scanned is not None and baseline.get("rows_scanned") is not None
-    tip = (
-        f"time classes need {needed} samples a side (rounds={needed}) or a baseline recorded "
-        f"over {MEASURED_DRIFT_SESSIONS} sessions (--simperf-add-baseline-session)"
-    )
+    tip = f"time classes need {needed} samples a side (rounds={needed})"
     return dataclasses.replace(
         first,
         severity="OK",
