@@ -247,6 +247,9 @@ def main() -> int:
             }
         save()
 
+    if args.sessions <= 0 and args.quadratic <= 0:
+        print(json.dumps({k: v for k, v in (payload.get("parse") or {}).items() if k != "raw"}))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-dbt-gate-") as tmp:
         project = Path(tmp)
         (project / "pyproject.toml").write_text(
