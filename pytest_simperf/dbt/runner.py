@@ -468,6 +468,9 @@ class DbtProject:
     inputs (see the module doc); ``False`` hands dbt nothing, so it parses inside every run as
     ``dbt build`` on the command line does (the parse is then part of ``wall_s``).
     ``console_log=False`` keeps dbt's log off the console (it still goes to ``log_file``).
+    ``profiles_dir`` / ``target`` use the user's own profile (``user_profile_document``: only
+    the database path and threads overridden, listed in ``profile_overrides``) instead of a
+    generated one.
     """
 
     def __init__(
