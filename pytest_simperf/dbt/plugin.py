@@ -224,13 +224,26 @@ class SimperfDbt:
         command or a ``sequence``, the first year with ``--full-refresh``; ``rounds=N`` repeats
         it. See ``DbtProject.run_years``."""
         __tracebackhide__ = True
-        return self.project.run_years(self.simulation_years if years is None else years, **kwargs)
+        years = self.simulation_years if years is None else years
+        return self.project.run_years(years, **self._unmeasured_rounds(kwargs, "run_years"))
 
     def rebuild_year(self, year: int, **kwargs: Any) -> list[DbtInvocation]:
         """Build an already-built year again (``rounds=N`` times); each round adds a sample to
         that year's ``<model>:rebuild`` phases. See ``DbtProject.rebuild_year``."""
         __tracebackhide__ = True
-        return self.project.rebuild_year(year, **kwargs)
+        return self.project.rebuild_year(year, **self._unmeasured_rounds(kwargs, "rebuild_year"))
+
+    def _unmeasured_rounds(self, kwargs: dict[str, Any], where: str) -> dict[str, Any]:
+        """Without ``--simperf`` a perf test runs once, unmeasured: extra rounds would only
+        repeat identical builds for samples nobody takes, so one round is built. ``rounds``
+        is still checked, so a bad value fails a plain ``pytest`` too."""
+        if self.simperf is None or getattr(self.simperf, "measuring", True):
+            return kwargs
+        from pytest_simperf.dbt.runner import check_rounds
+
+        if "rounds" in kwargs:
+            check_rounds(kwargs["rounds"], where)
+        return {**kwargs, "rounds": 1}
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Query the database dbt built (a short-lived connection; see ``DbtProject.query``)."""

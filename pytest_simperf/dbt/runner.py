@@ -818,7 +818,7 @@ class DbtProject:
         ordered = [_year(y) for y in years]
         if not ordered:
             raise UsageError("run_years() needs at least one simulation year")
-        _check_rounds(rounds, "run_years")
+        check_rounds(rounds, "run_years")
         steps = _steps_for(
             "run_years", sequence, command, select, exclude, selector, full_refresh_first
         )
@@ -850,7 +850,7 @@ class DbtProject:
         rewrites history shows its cost. Only steps with ``full_refresh="always"`` refresh.
         The invocations carry ``rebuild=True``, so they are judged apart from first builds."""
         __tracebackhide__ = True
-        _check_rounds(rounds, "rebuild_year")
+        check_rounds(rounds, "rebuild_year")
         year = _year(year)
         steps = _steps_for("rebuild_year", sequence, command, select, exclude, selector, None)
         built: list[DbtInvocation] = []
@@ -1015,7 +1015,7 @@ def _year(value: Any) -> int:
     return int(value)
 
 
-def _check_rounds(rounds: Any, where: str) -> None:
+def check_rounds(rounds: Any, where: str) -> None:
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise UsageError(f"{where}(): rounds must be a positive int, got {rounds!r}")
 

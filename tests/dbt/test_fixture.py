@@ -331,3 +331,29 @@ def test_gate_classes_a_quadratic_model_critical_through_its_counters(project, r
     assert rebuilds["severity"] == "CRITICAL", rebuilds["why"]
     assert len(phases["fct_yearly_events@2027"]["samples_s"]) == 1  # the first build, apart
     result.stdout.fnmatch_lines(["*regression in fct_yearly_events:rebuild@2027*"])
+
+
+def test_unmeasured_perf_test_builds_each_year_once(project, run):
+    """Without --simperf a perf test runs once, unmeasured: rounds would repeat identical
+    builds for samples nobody takes, so one round is built; a bad ``rounds`` still fails."""
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.workforce(employees=200, years=2, seed=1)
+        def test_rounds_collapse(simperf, simperf_dbt):
+            assert simperf.measuring is False
+            built = simperf_dbt.run_years(rounds=3, select="stg_census")
+            assert [inv.year for inv in built] == simperf_dbt.simulation_years
+            rebuilt = simperf_dbt.rebuild_year(simperf_dbt.simulation_years[-1], rounds=4,
+                                               select="stg_census")
+            assert len(rebuilt) == 1
+
+        @pytest.mark.workforce(employees=200, years=1, seed=1)
+        def test_bad_rounds_still_fails(simperf, simperf_dbt):
+            simperf_dbt.run_years(rounds=0)
+        """
+    )
+    result = run(subprocess=True)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*run_years(): rounds must be a positive int, got 0*"])
