@@ -357,6 +357,9 @@ class TimeComparison:
     thresholds: Thresholds | None = None
     #: ``advice`` without its head and threshold tip, for reports that group several phases.
     tips: tuple[str, ...] = ()
+    #: Why this time gets no class by rule, whatever its noise (too few samples a side, one run
+    #: under the jitter floor); reports group such phases instead of one noise note each.
+    unclassed: str | None = None
 
     @property
     def is_regression(self) -> bool:

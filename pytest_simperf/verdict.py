@@ -161,6 +161,7 @@ class PhaseVerdict:
             "advice": None if self.time is None else self.time.advice,
             "noise_margin_pct": None if self.time is None else self.time.margin_pct,
             "noise_tips": [] if self.time is None else list(self.time.tips),
+            "time_unclassed": None if self.time is None else self.time.unclassed,
             "comparison": self.comparability.mode,
             "instructions": r.instructions,
             "baseline_instructions": b.get("instructions"),
@@ -429,6 +430,7 @@ def judge_time(
                 f"a single run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms is mostly jitter: time it"
                 " with simperf.measure() (repeated rounds) or make the phase longer",
             ),
+            unclassed=f"a single run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms",
             why=first.why + f"; one run under {ONE_SAMPLE_MIN_S * 1000:.0f} ms cannot carry a "
             "timing verdict (counters and memory still gate)",
         )
@@ -468,6 +470,7 @@ def _unclassed_few_samples(
         too_noisy=True,
         advice=tip,
         tips=(tip,),
+        unclassed=tip,
         why=f"{first.why}; too few samples to class its time"
         + ("; DuckDB's exact counters gate it" if counted else ""),
     )

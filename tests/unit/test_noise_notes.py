@@ -121,3 +121,48 @@ def test_render_summary_prints_the_grouped_note(years):
     noisy = [line for line in render_summary(report).splitlines() if line.startswith("noisy")]
     assert len(noisy) == 1
     assert noisy == noise_notes(report["tests"], 15)
+
+
+def test_phases_unclassed_by_rule_share_one_line_per_test():
+    """A dbt test's rebuild phases (two samples a side) get no time class by rule: forty
+    separate noise notes would bury the real ones, so they are counted on one line."""
+    rule = "time classes need 5 samples a side (rounds=5)"
+    phases = [
+        {**_phase(f"model_{i}:rebuild", 2027, 50 + i, (rule,)), "time_unclassed": rule}
+        for i in range(12)
+    ]
+    tips = noise_tips(within=0.01, drift=0.07, n_min=7, current_s=0.3, sessions=1)
+    phases.append(_phase("fct_yearly_events", 2026, 19, tips))
+    lines = noise_notes([{"nodeid": "t.py::test_dbt", "phases": phases}], 15)
+    assert len(lines) == 2
+    timing, noisy = lines
+    assert timing == (
+        "timing  t.py::test_dbt: 12 phases timed but not classed on time: "
+        f"{rule}; DuckDB's exact counters and memory still gate them"
+    )
+    assert noisy.startswith("noisy   t.py::test_dbt fct_yearly_events@2026: ")
+
+
+def test_verdict_marks_few_sample_phases_unclassed():
+    from pytest_simperf import verdict
+    from pytest_simperf.stats import TimeComparison
+
+    first = TimeComparison(
+        severity="MAJOR",
+        ratio=1.4,
+        change_pct=40.0,
+        p_value=None,
+        noise_pct=5.0,
+        borderline=False,
+        too_noisy=False,
+        advice=None,
+        why="median 0.14 s vs baseline 0.10 s",
+    )
+
+    class Record:
+        rows_scanned = 10
+
+    out = verdict._unclassed_few_samples(first, Record(), {"rows_scanned": 10}, 5)  # type: ignore[arg-type]
+    assert out.severity == "OK"
+    assert out.unclassed == "time classes need 5 samples a side (rounds=5)"
+    assert "DuckDB's exact counters gate it" in out.why
