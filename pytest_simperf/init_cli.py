@@ -48,6 +48,7 @@ The `workforce` marker gives the test its own copy of a seeded synthetic workfor
 steps, reading your own tables or these.
 
     pytest --simperf-update-baseline     # record baselines/, then commit them
+    pytest --simperf-add-baseline-session   # twice more: the drift between sessions measured
     pytest --simperf                     # measure and compare with baselines/
     pytest                               # without --simperf: each test runs once, unmeasured
 """
@@ -304,6 +305,8 @@ def scaffold(
     if with_dbt:
         out('  pip install "pytest-simperf[dbt]"    # dbt-core and dbt-duckdb, for the dbt test')
     out("  pytest --simperf-update-baseline     # record baselines/, then commit them")
+    out("  pytest --simperf-add-baseline-session   # twice more, at other times: the verdict")
+    out("                                          # then measures the drift between sessions")
     out("  pytest --simperf                     # measure and compare with baselines/")
     return 0
 
