@@ -179,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{r.key:<32} {r.wall_s:8.3f} s  rows {r.rows_out!s:>8}  {sla:<22} {r.severity}{change}"
         )
-    print(f"run {run.run_id}: {len(run.alerts)} alerts")
+    count = len(run.alerts)
+    print(f"run {run.run_id}: {count} alert{'' if count == 1 else 's'}")
     return 0 if run.run_id is not None else 1
 
 
