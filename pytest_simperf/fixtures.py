@@ -129,6 +129,15 @@ class Simperf:
         return True
 
     @contextmanager
+    def count_work(self) -> Iterator[Counters]:
+        """DuckDB's exact work counters of this test's tracked connections over the block,
+        without making it a phase: for integrations that time regions themselves and record
+        them with ``record()`` (the dbt fixture counts each model between dbt's node events).
+        The counters are complete when the block ends."""
+        with self._hub.region() as counters:
+            yield counters
+
+    @contextmanager
     def _counting(self) -> Iterator[list[Counters]]:
         with self._hub.region() as counters:
             yield [counters]

@@ -290,15 +290,17 @@ class SimperfDbt:
         (dbt-duckdb's, intercepted for perf tests) from dbt's ``NodeStart`` to its
         ``NodeFinished``. dbt runs one node at a time (``threads: 1``), so every statement in
         the region is that node's: its materialisation, its reads, its writes."""
-        # Simperf has no public counting region yet; its hub is what phase() counts with.
-        hub = getattr(self.simperf, "_hub", None)
-        if hub is None:
+        # Unmeasured (plain pytest) the fixture has nothing to count with.
+        count_work = getattr(self.simperf, "count_work", None)
+        if count_work is None:
             return nullcontext()
-        return self._count_node(hub, unique_id)
+        return self._count_node(count_work, unique_id)
 
     @contextmanager
-    def _count_node(self, hub: Any, unique_id: str) -> Iterator[None]:
-        with hub.region() as counters:
+    def _count_node(
+        self, count_work: Callable[[], AbstractContextManager[Counters]], unique_id: str
+    ) -> Iterator[None]:
+        with count_work() as counters:
             yield
         self._node_counters[unique_id] = counters
 

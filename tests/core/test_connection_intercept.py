@@ -427,3 +427,18 @@ def test_interception_costs_no_statement_outside_regions():
             con.execute("SELECT 1").fetchall()
         assert time.perf_counter() >= start
     assert reads == []
+
+
+def test_count_work_counts_a_block_without_making_it_a_phase():
+    """For integrations that time regions themselves (dbt's node events): the block's exact
+    counters, and no phase recorded for it."""
+    simperf = make_simperf()
+    con = simperf.track(duckdb.connect())
+    tables(con, 8000, 16000)
+    with simperf.count_work() as small:
+        assert con.execute(COUNT.format(8000)).fetchone() == (4000,)
+    with simperf.count_work() as large:
+        con.execute(COUNT.format(16000)).fetchall()
+    assert (small.rows_scanned, large.rows_scanned) == (8000, 16000)
+    assert (small.statements, large.statements) == (1, 1)
+    assert simperf.records == []
