@@ -35,6 +35,18 @@ def check_phase(name: Any, year: Any) -> None:
         raise UsageError(f"simperf.phase({name!r}): year must be an int, got {year!r}")
 
 
+@dataclasses.dataclass(frozen=True)
+class NoWorkCounted:
+    """What ``count_work()`` gives when nothing is measured: no statement was counted, so no
+    counter may be read as a figure (``complete`` is False, the counts are None)."""
+
+    statements: int = 0
+    connections: int = 0
+    rows_scanned: int | None = None
+    intermediate_rows: int | None = None
+    complete: bool = False
+
+
 class UnmeasuredSimperf:
     """The ``simperf`` fixture without ``--simperf``: the test's code runs once, as written.
 
@@ -58,6 +70,11 @@ class UnmeasuredSimperf:
     @contextmanager
     def intercept_connections(self) -> Iterator[None]:
         yield
+
+    @contextmanager
+    def count_work(self) -> Iterator[NoWorkCounted]:
+        """Run the block; nothing is profiled, so nothing is counted."""
+        yield NoWorkCounted()
 
     def measure(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``fn(*args, **kwargs)`` once and return its result."""

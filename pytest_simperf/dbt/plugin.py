@@ -290,9 +290,9 @@ class SimperfDbt:
         (dbt-duckdb's, intercepted for perf tests) from dbt's ``NodeStart`` to its
         ``NodeFinished``. dbt runs one node at a time (``threads: 1``), so every statement in
         the region is that node's: its materialisation, its reads, its writes."""
-        # Unmeasured (plain pytest) the fixture has nothing to count with.
+        # Without the simperf fixture, or unmeasured (plain pytest), nothing is counted.
         count_work = getattr(self.simperf, "count_work", None)
-        if count_work is None:
+        if count_work is None or not getattr(self.simperf, "measuring", False):
             return nullcontext()
         return self._count_node(count_work, unique_id)
 

@@ -37,6 +37,9 @@ def test_fixture(simperf):
         CALLS.append("phase")
         p.rows = 3
     simperf.record("elsewhere", samples_s=[0.1])
+    with simperf.count_work() as counted:
+        CALLS.append("counted block")
+    assert (counted.statements, counted.rows_scanned) == (0, None)
     assert simperf.records == []
 
 @pytest.mark.simperf(rounds=3)
@@ -47,7 +50,7 @@ def test_ordinary():
     pass
 
 def test_zz_each_ran_once():
-    assert sorted(CALLS) == ["marked", "marker", "measure", "phase"]
+    assert sorted(CALLS) == ["counted block", "marked", "marker", "measure", "phase"]
 """
 
 
