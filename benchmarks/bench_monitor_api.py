@@ -44,7 +44,7 @@ from typing import Any
 
 import duckdb
 from _common import git_state, load, write_results
-from bench_monitoring_overhead import BUILD, WORKLOADS
+from bench_monitoring_overhead import BUILD, WORKLOADS, timed  # GC paused, every mode alike
 
 from pytest_simperf import monitor
 from pytest_simperf.options import ComponentSla
@@ -52,19 +52,6 @@ from pytest_simperf.options import ComponentSla
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {"0.2s": 1.05, "2s": 1.01}
 MODES = ("bare", "phase", "phase-untracked", "decorator")
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, float]:
-    """(wall, CPU) seconds of one call, GC paused around it (for every mode alike)."""
-    gc.collect()
-    gc.disable()
-    try:
-        c0, t0 = time.process_time(), time.perf_counter()
-        fn()
-        t1, c1 = time.perf_counter(), time.process_time()
-    finally:
-        gc.enable()
-    return t1 - t0, c1 - c0
 
 
 def run_workload(name: str, sql: str, con: Any, reps: int, folder: Path) -> dict[str, Any]:
