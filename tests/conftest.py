@@ -62,3 +62,28 @@ def read_json():
         return json.loads(Path(path).read_text())
 
     return _read
+
+
+@pytest.fixture
+def summary_report():
+    """A run report around ``tests`` with the default gate's options, for renderer tests
+    (terminal summary, Markdown) that need a run and care only about the tests' phases."""
+
+    def _report(tests: list[dict]) -> dict:
+        return {
+            "schema_version": 1,
+            "run": {
+                "options": {
+                    "thresholds": [15, 30, 50],
+                    "fail_on": "MINOR",
+                    "rounds": 7,
+                    "quick": False,
+                    "update_baseline": False,
+                },
+                "duckdb_threads": 1,
+            },
+            "tests": tests,
+            "baselines": {},
+        }
+
+    return _report

@@ -93,25 +93,7 @@ def test_a_perf_test_that_passes_without_measuring_is_not_a_failure(pytester, ru
     result.stdout.no_fnmatch_line("*before being judged*")
 
 
-def _report(tests):
-    return {
-        "schema_version": 1,
-        "run": {
-            "options": {
-                "thresholds": [15, 30, 50],
-                "fail_on": "MINOR",
-                "rounds": 7,
-                "quick": False,
-                "update_baseline": False,
-            },
-            "duckdb_threads": 1,
-        },
-        "tests": tests,
-        "baselines": {},
-    }
-
-
-def test_errors_count_as_failed_in_the_rendered_line():
+def test_errors_count_as_failed_in_the_rendered_line(summary_report):
     stub = {
         "nodeid": "t.py::test_x",
         "outcome": "error",
@@ -121,8 +103,8 @@ def test_errors_count_as_failed_in_the_rendered_line():
         "growth": [],
         "phases": [],
     }
-    text = render_summary(_report([stub]))
+    text = render_summary(summary_report([stub]))
     assert text.splitlines()[-1] == "1 performance test(s), 1 failed: t.py::test_x"
     # The Markdown summary already counted failed tests; it now sees this one too.
     failed = {**stub, "outcome": "failed"}
-    assert "1 test failed" in render_markdown(_report([failed])).splitlines()[0]
+    assert "1 test failed" in render_markdown(summary_report([failed])).splitlines()[0]

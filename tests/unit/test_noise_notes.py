@@ -82,7 +82,7 @@ def test_phases_not_time_gated_here_get_no_time_advice():
 
 
 @pytest.mark.parametrize("years", [[None], [2025]])
-def test_render_summary_prints_the_grouped_note(years):
+def test_render_summary_prints_the_grouped_note(years, summary_report):
     tips = noise_tips(within=0.01, drift=0.07, n_min=7, current_s=0.3, sessions=1)
     phases = [
         {
@@ -96,18 +96,8 @@ def test_render_summary_prints_the_grouped_note(years):
         }
         for y in years
     ]
-    report = {
-        "run": {
-            "options": {
-                "thresholds": [15, 30, 50],
-                "fail_on": "MINOR",
-                "rounds": 7,
-                "quick": False,
-                "update_baseline": False,
-            },
-            "duckdb_threads": 1,
-        },
-        "tests": [
+    report = summary_report(
+        [
             {
                 "nodeid": "t.py::test_x",
                 "outcome": "passed",
@@ -115,9 +105,8 @@ def test_render_summary_prints_the_grouped_note(years):
                 "growth": [],
                 "phases": phases,
             }
-        ],
-        "baselines": {},
-    }
+        ]
+    )
     noisy = [line for line in render_summary(report).splitlines() if line.startswith("noisy")]
     assert len(noisy) == 1
     assert noisy == noise_notes(report["tests"], 15)

@@ -26,50 +26,32 @@ def _phase(**extra):
     return {**phase, **extra}
 
 
-def _report(phase):
-    return {
-        "run": {
-            "options": {
-                "thresholds": [15, 30, 50],
-                "fail_on": "MINOR",
-                "rounds": 7,
-                "quick": False,
-                "update_baseline": False,
-            },
-            "duckdb_threads": 1,
-        },
-        "tests": [
-            {
-                "nodeid": "t.py::test_x",
-                "outcome": "failed",
-                "comparison": "same_machine",
-                "comparison_reason": "same host",
-                "growth": [],
-                "phases": [phase],
-            }
-        ],
-        "baselines": {},
+def _row(phase, summary_report):
+    test = {
+        "nodeid": "t.py::test_x",
+        "outcome": "failed",
+        "comparison": "same_machine",
+        "comparison_reason": "same host",
+        "growth": [],
+        "phases": [phase],
     }
-
-
-def _row(phase):
-    text = render_summary(_report(phase))
+    text = render_summary(summary_report([test]))
     return next(line for line in text.splitlines() if line.startswith("t.py::test_x")).split()
 
 
-def test_cpu_judged_rows_show_cpu_medians_then_wall_as_secondary():
+def test_cpu_judged_rows_show_cpu_medians_then_wall_as_secondary(summary_report):
     assert judged_cells(_phase()) == ("cpu", "31.0ms", "24.0ms")
-    row = _row(_phase())
+    row = _row(_phase(), summary_report)
     assert row[2:6] == ["cpu", "31.0ms", "24.0ms", "+29.2%"]
     assert row[8] == "31.4ms"  # wall time, secondary
     assert "45.2ms" not in row  # the wall baseline is not what Δ% compares
 
 
-def test_instruction_judged_rows_show_counts():
+def test_instruction_judged_rows_show_counts(summary_report):
     phase = _phase(
         metric="instructions", value=2_400_000.0, baseline_value=2_000_000.0, change_pct=20.0
     )
-    assert _row(phase)[2:6] == ["instructions", "2,400,000", "2,000,000", "+20.0%"]
+    assert _row(phase, summary_report)[2:6] == ["instructions", "2,400,000", "2,000,000", "+20.0%"]
 
 
 def test_rows_recorded_before_the_metric_was_named_fall_back_to_the_clock():
