@@ -463,14 +463,7 @@ def new_run_id(started_at: datetime) -> str:
     return f"{started_at:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _num(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return out if math.isfinite(out) else None
+_num = figures_mod.finite_number
 
 
 #: The range of DuckDB's INTEGER and BIGINT columns.

@@ -91,7 +91,7 @@ def fmt_value(metric: str, value: float | None) -> str:
     return fmt_seconds(value)
 
 
-def _num(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
     """A finite float, or None: reports read back from JSON or a history may hold anything."""
     if value is None or isinstance(value, bool):
         return None
@@ -108,9 +108,9 @@ def judged(phase: Mapping[str, Any]) -> Judged:
     if isinstance(metric, str) and metric:
         return Judged(
             metric,
-            _num(phase.get("value")),
-            _num(phase.get("baseline_value")),
-            _num(phase.get("change_pct")),
+            finite_number(phase.get("value")),
+            finite_number(phase.get("baseline_value")),
+            finite_number(phase.get("change_pct")),
         )
     # Recorded before the verdict named its metric: the clock it compared when known (a report's
     # ``time_metric``), else CPU time when recorded (a history row keeps no ``time_metric``; a
@@ -119,16 +119,16 @@ def judged(phase: Mapping[str, Any]) -> Judged:
     if clock == "cpu" and phase.get("cpu_s") is not None:
         return Judged(
             "cpu",
-            _num(phase.get("cpu_s")),
-            _num(phase.get("baseline_cpu_s")),
-            _num(phase.get("change_pct")),
+            finite_number(phase.get("cpu_s")),
+            finite_number(phase.get("baseline_cpu_s")),
+            finite_number(phase.get("change_pct")),
             inferred=True,
         )
     return Judged(
         "wall",
-        _num(phase.get("median_s")),
-        _num(phase.get("baseline_median_s")),
-        _num(phase.get("change_pct")),
+        finite_number(phase.get("median_s")),
+        finite_number(phase.get("baseline_median_s")),
+        finite_number(phase.get("change_pct")),
         inferred=True,
     )
 
@@ -153,10 +153,10 @@ def series_metric(rows: list[Mapping[str, Any]]) -> str:
 
 
 def _positive(value: Any) -> bool:
-    number = _num(value)
+    number = finite_number(value)
     return number is not None and number > 0
 
 
 def figure(row: Mapping[str, Any], metric: str) -> float | None:
     """The value of ``metric`` in a phase entry or history row (None when not recorded)."""
-    return _num(row.get(METRIC_FIELDS[metric]))
+    return finite_number(row.get(METRIC_FIELDS[metric]))
