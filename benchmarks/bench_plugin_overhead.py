@@ -118,6 +118,16 @@ def write_ordinary_suite(root: Path) -> None:
     )
 
 
+def run_ordinary_suite(root: Path, cmd: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one pytest run of the ordinary suite in ``root``; it must pass whole."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0 or "205 passed" not in proc.stdout:
+        raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
+    return wall
+
+
 def suite_overhead(pairs: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="simperf-overhead-suite-"))
     try:
@@ -146,26 +156,18 @@ def suite_overhead(pairs: int) -> dict[str, Any]:
         assert absent.returncode == 4, "-p no:simperf did not remove the plugin"
         assert present.returncode == 0, present.stdout.decode() + present.stderr.decode()
 
-        def one(cmd: list[str], env: dict[str, str]) -> float:
-            t0 = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - t0
-            if proc.returncode != 0 or "205 passed" not in proc.stdout:
-                raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
-            return wall
-
         results: dict[str, Any] = {}
         samples: dict[str, dict[str, list[float]]] = {
             c: {"with": [], "without": []} for c in configs
         }
         for c in configs:  # one warm-up pair per config (file cache, .pyc)
             for arm in ("with", "without"):
-                one(*configs[c][arm])
+                run_ordinary_suite(root, *configs[c][arm])
         for i in range(pairs):
             for c, arms in configs.items():
                 order = ("with", "without") if i % 2 == 0 else ("without", "with")
                 for arm in order:
-                    samples[c][arm].append(one(*arms[arm]))
+                    samples[c][arm].append(run_ordinary_suite(root, *arms[arm]))
             if (i + 1) % 5 == 0:
                 print(f"  suite pairs {i + 1}/{pairs}, load average {load()}", flush=True)
         for c, s in samples.items():
@@ -487,25 +489,18 @@ def startup_vs_benchmark(rounds: int) -> dict[str, Any]:
             "no bytecode cache": dict(base, PYTHONDONTWRITEBYTECODE="1"),
         }
 
-        def one(cmd: list[str], env: dict[str, str]) -> float:
-            t0 = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - t0
-            if proc.returncode != 0 or "205 passed" not in proc.stdout:
-                raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
-            return wall
-
         results: dict[str, Any] = {}
         names = list(arms)
         samples: dict[str, dict[str, list[float]]] = {c: {a: [] for a in arms} for c in conditions}
         for env in conditions.values():
             for cmd in arms.values():
-                one(cmd, env)  # warm-up: file cache and, with a cache, the .pyc files
+                # warm-up: file cache and, with a cache, the .pyc files
+                run_ordinary_suite(root, cmd, env)
         for i in range(rounds):
             for c, env in conditions.items():
                 order = names[i % 3 :] + names[: i % 3]
                 for arm in order if i % 2 == 0 else reversed(order):
-                    samples[c][arm].append(one(arms[arm], env))
+                    samples[c][arm].append(run_ordinary_suite(root, arms[arm], env))
             if (i + 1) % 5 == 0:
                 print(f"  startup rounds {i + 1}/{rounds}, load average {load()}", flush=True)
         for c, s in samples.items():
