@@ -877,27 +877,56 @@ def list_runs(
         return [_run_row(r) for r in _rows(cur)]
 
 
+def shown_ref(ref: str) -> str:
+    """A run reference short enough for a one-line error."""
+    return ref if len(ref) <= 40 else ref[:37] + "..."
+
+
+def latest_offset(ref: str) -> int | None:
+    """N of ``latest`` / ``latest~N`` (0 for ``latest``); None for anything else (a run id or a
+    prefix of one). A malformed N is an ``UnknownRunError``."""
+    if not (ref == "latest" or ref.startswith("latest~")):
+        return None
+    back = ref.partition("~")[2] or "0"
+    if not (back.isascii() and back.isdigit()):
+        raise UnknownRunError(
+            f"bad run reference {shown_ref(ref)!r}: use latest, latest~N or a run id"
+        )
+    # Compared as text length first: int() of a 5,000-digit N is refused by Python. Past 18
+    # digits no history holds that many runs, and DuckDB's OFFSET takes a BIGINT.
+    return _limit(None) if len(back.lstrip("0")) > 18 else int(back)
+
+
+def latest_run(
+    con: duckdb.DuckDBPyConnection,
+    offset: int,
+    *,
+    kind: str | None = None,
+    name: str | None = None,
+) -> tuple[str | None, int]:
+    """The run ``offset`` back from the newest among runs of ``kind`` named ``name`` (None:
+    any), or None if there are not that many; and how many such runs there are."""
+    where = "(?::VARCHAR IS NULL OR kind = ?) AND (?::VARCHAR IS NULL OR run_name = ?)"
+    params = [kind, kind, name, name]
+    row = con.execute(
+        f"SELECT run_id FROM runs WHERE {where} "
+        "ORDER BY started_at DESC, run_id DESC LIMIT 1 OFFSET ?",
+        [*params, offset],
+    ).fetchone()
+    count_row = con.execute(f"SELECT count(*) FROM runs WHERE {where}", params).fetchone()
+    return (None if row is None else str(row[0])), int(count_row[0]) if count_row else 0
+
+
 def resolve_run(con: duckdb.DuckDBPyConnection, path: Path, ref: str | None) -> str:
     """A full run id from ``None``/``latest``, ``latest~N`` or a unique prefix of an id."""
     _require_runs(con, path, datetime(1, 1, 1), None)
     ref = (ref or "latest").strip()
-    if ref == "latest" or ref.startswith("latest~"):
-        back = ref.partition("~")[2] or "0"
-        if not (back.isascii() and back.isdigit()):
-            raise UnknownRunError(f"bad run reference {ref!r}: use latest, latest~N or a run id")
-        count_row = con.execute("SELECT count(*) FROM runs").fetchone()
-        count = int(count_row[0]) if count_row else 0
-        # Compared as text length first: int() of a 5,000-digit N is refused by Python.
-        if len(back.lstrip("0")) > 18 or int(back) >= count:
-            shown = ref if len(ref) <= 40 else ref[:37] + "..."
-            raise UnknownRunError(f"{shown}: the history holds only {count} runs")
-        row = con.execute(
-            "SELECT run_id FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1 OFFSET ?",
-            [int(back)],
-        ).fetchone()
-        if row is None:
-            raise UnknownRunError(f"{ref}: the history holds only {count} runs")
-        return str(row[0])
+    offset = latest_offset(ref)
+    if offset is not None:
+        run_id, count = latest_run(con, offset)
+        if run_id is None:
+            raise UnknownRunError(f"{shown_ref(ref)}: the history holds only {count} runs")
+        return run_id
     matches = [
         r[0]
         for r in con.execute(

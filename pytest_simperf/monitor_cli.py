@@ -88,28 +88,13 @@ def resolve(path: Path, ref: str, *, kind: str, name: str | None) -> str:
 
     ref = ref.strip() or "latest"
     with history.open_history(path) as con:
-        if not (ref == "latest" or ref.startswith("latest~")):
+        offset = history.latest_offset(ref)
+        if offset is None:
             return history.resolve_run(con, path, ref)
-        back = ref.partition("~")[2] or "0"
-        if not (back.isascii() and back.isdigit()) or len(back) > 18:
-            raise history.UnknownRunError(
-                f"bad run reference {ref[:40]!r}: use latest, latest~N or a run id"
-            )
         wanted = history.check_kind(kind)
-        row = con.execute(
-            """SELECT run_id FROM runs
-            WHERE (?::VARCHAR IS NULL OR kind = ?) AND (?::VARCHAR IS NULL OR run_name = ?)
-            ORDER BY started_at DESC, run_id DESC LIMIT 1 OFFSET ?""",
-            [wanted, wanted, name, name, int(back)],
-        ).fetchone()
-        if row is not None:
-            return str(row[0])
-        count_row = con.execute(
-            """SELECT count(*) FROM runs
-            WHERE (?::VARCHAR IS NULL OR kind = ?) AND (?::VARCHAR IS NULL OR run_name = ?)""",
-            [wanted, wanted, name, name],
-        ).fetchone()
-    count = int(count_row[0]) if count_row else 0
+        run_id, count = history.latest_run(con, offset, kind=wanted, name=name)
+    if run_id is not None:
+        return run_id
     what = " ".join(
         x
         for x in (None if wanted is None else wanted, "runs", f"named {name!r}" if name else None)
@@ -117,7 +102,7 @@ def resolve(path: Path, ref: str, *, kind: str, name: str | None) -> str:
     )
     if count == 0:
         raise history.UnknownRunError(f"{path} holds no {what}")
-    raise history.UnknownRunError(f"{ref}: {path} holds only {count} {what}")
+    raise history.UnknownRunError(f"{history.shown_ref(ref)}: {path} holds only {count} {what}")
 
 
 def problems(data: dict[str, Any], fail_on: str) -> list[dict[str, Any]]:
