@@ -540,7 +540,7 @@ class Run:
             raise UsageError(f"monitor.run({name!r}): host must be a non-empty string")
         self.name = name
         self.config = config if isinstance(config, MonitorConfig) else load_config(config)
-        self.history_path = _history_path(history, self.config)
+        self.history_path = history_path(history, self.config)
         self.on_alert = on_alert
         self._host = host
         self.instruments = instruments or Instruments.real()
@@ -1172,7 +1172,10 @@ def _order(key: tuple[str, int | None]) -> tuple[str, bool, int]:
     return (key[0], key[1] is None, key[1] or 0)
 
 
-def _history_path(history: str | Path | None, config: MonitorConfig) -> Path:
+def history_path(history: str | Path | None, config: MonitorConfig) -> Path:
+    """Where a run is written (and `simperf check` reads): ``history``, else
+    ``$SIMPERF_HISTORY``, else the config's ``history``, else ``.simperf/history.duckdb``
+    beside the config's ``pyproject.toml`` (the working directory without one)."""
     if history is not None:
         if not str(history).strip():
             raise UsageError("monitor.run(): history must be a path, got an empty string")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,12 @@ _CLASSES = ("MINOR", "MAJOR", "CRITICAL")
 
 
 def default_history() -> Path:
-    """``$SIMPERF_HISTORY``, else ``.simperf/history.duckdb`` (the monitor's and plugin's)."""
-    from pytest_simperf.history import DEFAULT_HISTORY_PATH
-    from pytest_simperf.monitor import HISTORY_ENV
+    """The file a monitored run started here writes by default (``monitor.history_path``):
+    ``$SIMPERF_HISTORY``, else ``[tool.simperf.monitor] history``, else
+    ``.simperf/history.duckdb`` beside the ``pyproject.toml`` found from here."""
+    from pytest_simperf.monitor import history_path, load_config
 
-    env = os.environ.get(HISTORY_ENV, "").strip()
-    return Path(env) if env else DEFAULT_HISTORY_PATH
+    return history_path(None, load_config())
 
 
 def _fail_on(text: str) -> str:
@@ -55,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         default=None,
         metavar="PATH",
-        help="history database (default: $SIMPERF_HISTORY, else .simperf/history.duckdb)",
+        help="history database (default: where a monitored run writes: $SIMPERF_HISTORY, else "
+        "[tool.simperf.monitor] history, else .simperf/history.duckdb beside pyproject.toml)",
     )
     p.add_argument(
         "--run",

@@ -249,3 +249,21 @@ def test_sla_compliance_by_kind(path):
     assert (production["measurements"], production["compliance_pct"]) == (2, 50.0)
     assert (tests["measurements"], tests["compliance_pct"]) == (1, 100.0)
     assert everything["measurements"] == 3
+
+
+def test_check_reads_the_history_the_monitor_wrote_from_the_config(tmp_path, capsys, monkeypatch):
+    """A cron job runs the pipeline and then `simperf check` from anywhere in the project: both
+    find the history through the same rule ([tool.simperf.monitor] history here)."""
+    monkeypatch.delenv("SIMPERF_HISTORY", raising=False)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.simperf.monitor]\nhistory = "perf/history.duckdb"\n', encoding="utf-8"
+    )
+    history.record_run(
+        tmp_path / "perf" / "history.duckdb",
+        production_report(T0, [phase("a", None, 1.0, severity="CRITICAL")]),
+    )
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path / "src")
+    code, out = check(capsys)
+    assert code == 1
+    assert "CRITICAL" in out
